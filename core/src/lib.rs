@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod audit;
+pub mod cert;
+pub mod email;
+pub mod error;
+pub mod lang;
+pub mod lockout;
+pub mod mail;
+pub mod model;
+pub mod normalize;
+pub mod otp;
+pub mod password;
+pub mod policy;
+pub mod ports;
+pub mod role;
+pub mod secret;
+pub mod time;
+pub mod token;
+pub mod totp;
+
+pub use error::{Error, Field, InputProblem, PasswordProblem, Result};
+pub use lang::Lang;
+pub use policy::Policy;
+pub use role::{Permission, Role};
+pub use secret::Secret;
+pub use time::Timestamp;

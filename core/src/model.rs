@@ -1,0 +1,268 @@
+//! The stored records. Every record carries the `version` it was read at; a write expects that
+//! version and stores `version + 1` (DESIGN principle 2). A record not yet stored has version 0.
+
+use crate::lang::Lang;
+use crate::role::Role;
+use crate::secret::{Digest, SecretBytes};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A tenant (T-1): a merchant or organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Tenant code (Kuroneko: 9 half-width digits).
+    pub code: String,
+    /// Display name (shop or organization name).
+    pub name: String,
+    /// 13-digit corporate number, if any (E-4).
+    pub corporate_number: Option<String>,
+    /// Whether the tenant ships goods (R-3: shipping users need it).
+    pub logistics: bool,
+    /// SHA-256 of the access key (T-2), if the tenant has one.
+    pub access_key: Option<Digest>,
+    /// Mail language for the tenant's users (M-2); `None`: the policy's default.
+    pub lang: Option<Lang>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Record version.
+    pub version: u64,
+}
+
+impl Tenant {
+    /// T-1: the contract number, the first 7 characters of the code.
+    pub fn contract_number(&self) -> &str {
+        self.code.get(..7).unwrap_or(&self.code)
+    }
+}
+
+/// A reference to one user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UserRef {
+    /// Tenant code.
+    pub tenant: String,
+    /// User ID within the tenant.
+    pub user_id: String,
+}
+
+impl UserRef {
+    /// Builds a reference.
+    pub fn new(tenant: impl Into<String>, user_id: impl Into<String>) -> Self {
+        Self {
+            tenant: tenant.into(),
+            user_id: user_id.into(),
+        }
+    }
+}
+
+/// T-6: individual or organization account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A person.
+    #[default]
+    Individual,
+    /// A company; name, phone and e-mail are the person in charge's.
+    Organization,
+}
+
+/// L-2: how the second factor is delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginMethod {
+    /// A 6-digit code by mail.
+    #[default]
+    MailOtp,
+    /// An authenticator app (TOTP).
+    Totp,
+}
+
+/// The user's current password (PW-3, PW-4, PW-6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRecord {
+    /// argon2id PHC string.
+    pub phc: String,
+    /// When it was set.
+    pub set_at: Timestamp,
+    /// `Some(until)`: a temporary password (PW-4), valid until then and to be changed at once.
+    pub temporary_until: Option<Timestamp>,
+}
+
+/// The user's authenticator (L-2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpRecord {
+    /// The shared secret.
+    pub secret: SecretBytes,
+    /// The last time step a code was accepted for (replay guard).
+    pub last_step: Option<u64>,
+}
+
+/// Lockout counters (L-4, L-6, L-7), stored on the user so every instance sees them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LockState {
+    /// Consecutive failures since the last success or unlock.
+    pub failures: u32,
+    /// When the account locked, if it is locked.
+    pub locked_at: Option<Timestamp>,
+}
+
+/// A login waiting for its second factor (L-1..L-4): stored on the user, so that consuming it
+/// is the same conditional write that resets the failure count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// SHA-256 of the challenge nonce handed to the client.
+    pub nonce: Digest,
+    /// SHA-256 of the mailed code (mail OTP), `None` for TOTP.
+    pub code: Option<Digest>,
+    /// When the current code (or, for TOTP, the challenge) expires.
+    pub expires_at: Timestamp,
+    /// When codes were sent, for the resend limit (L-3).
+    pub sends: Vec<Timestamp>,
+}
+
+/// An outstanding reset link (RS-1): single use, superseded by the next request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReset {
+    /// SHA-256 of the link's secret part.
+    pub nonce: Digest,
+    /// When the link expires.
+    pub expires_at: Timestamp,
+}
+
+/// A client certificate bound to a user (L-8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertBinding {
+    /// The lookup key: `sha256:<hex>` or `serial:<hex>/<dn>` (see [`crate::cert::ClientCert::key`]).
+    pub key: String,
+    /// Serial number as presented (hex), if known.
+    pub serial: Option<String>,
+    /// Subject DN, if known.
+    pub subject_dn: Option<String>,
+    /// When it was bound.
+    pub bound_at: Timestamp,
+}
+
+/// A user of a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Tenant code.
+    pub tenant: String,
+    /// User ID (T-3: the admin's equals the tenant code; T-4: never changes).
+    pub user_id: String,
+    /// Role (R-1..R-3).
+    pub role: Role,
+    /// T-6.
+    pub kind: AccountKind,
+    /// Name, or first name where the policy has two name fields (P-1).
+    pub name: String,
+    /// Family name where the policy has two name fields.
+    pub family_name: Option<String>,
+    /// E-mail as entered (P-2); compared case-insensitively.
+    pub email: Option<String>,
+    /// Phone number as entered (P-5 compares digits only).
+    pub phone: Option<String>,
+    /// P-4 / E-2: takes the admin's name and e-mail.
+    pub same_as_admin: bool,
+    /// L-2.
+    pub login_method: LoginMethod,
+    /// The current password.
+    pub password: PasswordRecord,
+    /// PHC strings of previous passwords, newest first (PW-5).
+    pub password_history: Vec<String>,
+    /// The authenticator, when enrolled.
+    pub totp: Option<TotpRecord>,
+    /// L-6.
+    pub lock: LockState,
+    /// L-9 / RS-9: bumped by every password change, reset and re-initialization.
+    pub credential_version: u64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// L-7: last successful login.
+    pub last_login_at: Option<Timestamp>,
+    /// A login waiting for its second factor.
+    pub pending_login: Option<PendingLogin>,
+    /// An outstanding reset link.
+    pub pending_reset: Option<PendingReset>,
+    /// L-8: bound certificates.
+    pub certificates: Vec<CertBinding>,
+    /// e-Parcel "Password Protect": the certificate alone does not log in.
+    pub password_protect: bool,
+    /// Mail language (M-2); `None`: the tenant's.
+    pub lang: Option<Lang>,
+    /// Record version.
+    pub version: u64,
+}
+
+impl User {
+    /// This user's reference.
+    pub fn user_ref(&self) -> UserRef {
+        UserRef::new(self.tenant.clone(), self.user_id.clone())
+    }
+}
+
+/// The owners of one e-mail address (E-1..E-5): one record per normalized address, written in
+/// the same transaction as the users it names, so sharing rules and races are exact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailOwners {
+    /// The normalized address (the key).
+    pub address: String,
+    /// Current owners.
+    pub owners: Vec<UserRef>,
+    /// Record version (0: no record).
+    pub version: u64,
+}
+
+/// The owner of a certificate key (L-8, LC-4): a uniqueness claim like [`EmailOwners`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertOwner {
+    /// The certificate key.
+    pub key: String,
+    /// Its owner.
+    pub owner: UserRef,
+    /// Record version.
+    pub version: u64,
+}
+
+/// One conditional write. A batch of them is committed atomically (all or nothing): each `Put`
+/// requires the stored version to equal the record's `version` (absent counts as 0) and stores
+/// `version + 1`; each `Delete` requires the stored version to equal `expect`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Create or update a tenant.
+    PutTenant(Tenant),
+    /// Create or update a user.
+    PutUser(Box<User>),
+    /// Delete a user.
+    DeleteUser {
+        /// Which user.
+        user: UserRef,
+        /// The version read.
+        expect: u64,
+    },
+    /// Create or update an e-mail owners record.
+    PutEmailOwners(EmailOwners),
+    /// Delete an e-mail owners record (its last owner left).
+    DeleteEmailOwners {
+        /// Normalized address.
+        address: String,
+        /// The version read.
+        expect: u64,
+    },
+    /// Claim a certificate key.
+    PutCertOwner(CertOwner),
+    /// Release a certificate key.
+    DeleteCertOwner {
+        /// The key.
+        key: String,
+        /// The version read.
+        expect: u64,
+    },
+}
+
+/// A page of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` at the end.
+    pub next: Option<String>,
+}

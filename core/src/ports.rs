@@ -1,0 +1,178 @@
+//! The ports the core runs against: [`Store`], [`Mailer`], [`Clock`], [`SecureRandom`].
+//!
+//! They are async but runtime-free: the core never spawns, sleeps or blocks. Adapters live in
+//! other crates (`SqliteStore` and `OutboxMailer` in monban-embedded, `DynamoStore` and
+//! `SesMailer` in monban-lambdas); in-memory ones are behind the `test-util` feature.
+
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::mail::Mail;
+use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
+use crate::time::Timestamp;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Why a store operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// A condition failed: some record is not at the version the write expected (or a record
+    /// to create exists). The caller re-reads and decides again.
+    Conflict,
+    /// The store could not be reached or refused (I/O, throttling, corruption). Retryable.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict => f.write_str("conflict"),
+            StoreError::Unavailable(why) => write!(f, "store unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where records live. Reads are strongly consistent; [`Store::commit`] applies a batch of
+/// conditional writes atomically (see [`Write`]).
+pub trait Store: Send + Sync {
+    /// A tenant by code.
+    fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
+    /// A user.
+    fn user(&self, user: &UserRef) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// The owners of a normalized e-mail address.
+    fn email_owners(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = StoreResult<Option<EmailOwners>>> + Send;
+    /// The owner of a certificate key.
+    fn cert_owner(&self, key: &str) -> impl Future<Output = StoreResult<Option<CertOwner>>> + Send;
+    /// A tenant's users ordered by user ID, after the cursor `after`.
+    fn list_users(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<User>>> + Send;
+    /// Every user of every tenant, in a stable order, after the cursor `after` (for sweeps).
+    fn scan_users(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<User>>> + Send;
+    /// Applies every write or none.
+    fn commit(&self, writes: Vec<Write>) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Appends audit events (unconditional).
+    fn append_audit(&self, events: Vec<AuditEvent>)
+    -> impl Future<Output = StoreResult<()>> + Send;
+    /// Audit events passing `filter`, oldest first, after the cursor `after`.
+    fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send;
+}
+
+/// Why a mail was not sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailError(pub String);
+
+impl std::fmt::Display for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mail not sent: {}", self.0)
+    }
+}
+
+impl std::error::Error for MailError {}
+
+/// Sends mail.
+pub trait Mailer: Send + Sync {
+    /// Sends one mail.
+    fn send(&self, mail: &Mail) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+/// Tells the time. The core asks once per operation and passes the value down.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// Cryptographically secure random bytes.
+pub trait SecureRandom: Send + Sync {
+    /// Fills `dest`.
+    fn fill(&self, dest: &mut [u8]);
+}
+
+impl<T: Store + ?Sized> Store for Arc<T>
+where
+    T: Sized,
+{
+    fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send {
+        (**self).tenant(code)
+    }
+    fn user(&self, user: &UserRef) -> impl Future<Output = StoreResult<Option<User>>> + Send {
+        (**self).user(user)
+    }
+    fn email_owners(
+        &self,
+        address: &str,
+    ) -> impl Future<Output = StoreResult<Option<EmailOwners>>> + Send {
+        (**self).email_owners(address)
+    }
+    fn cert_owner(&self, key: &str) -> impl Future<Output = StoreResult<Option<CertOwner>>> + Send {
+        (**self).cert_owner(key)
+    }
+    fn list_users(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<User>>> + Send {
+        (**self).list_users(tenant, after, limit)
+    }
+    fn scan_users(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<User>>> + Send {
+        (**self).scan_users(after, limit)
+    }
+    fn commit(&self, writes: Vec<Write>) -> impl Future<Output = StoreResult<()>> + Send {
+        (**self).commit(writes)
+    }
+    fn append_audit(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        (**self).append_audit(events)
+    }
+    fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send {
+        (**self).audit(filter, after, limit)
+    }
+}
+
+impl<T: Mailer> Mailer for Arc<T> {
+    fn send(&self, mail: &Mail) -> impl Future<Output = Result<(), MailError>> + Send {
+        (**self).send(mail)
+    }
+}
+
+impl<T: Clock> Clock for Arc<T> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+impl<T: SecureRandom> SecureRandom for Arc<T> {
+    fn fill(&self, dest: &mut [u8]) {
+        (**self).fill(dest);
+    }
+}
