@@ -262,6 +262,8 @@ pub enum Error {
     LoginFailed,
     /// L-6: the account is locked.
     Locked,
+    /// The current password given to a voluntary change is wrong (counts toward lockout).
+    CurrentPasswordWrong,
     /// L-2: the user's login method is mail OTP but the user has no e-mail, or the method is not
     /// mail OTP.
     MailOtpNotConfigured,
@@ -328,6 +330,7 @@ impl Error {
             Error::PasswordRejected(_) => "password_rejected",
             Error::LoginFailed => "login_failed",
             Error::Locked => "locked",
+            Error::CurrentPasswordWrong => "current_password_wrong",
             Error::MailOtpNotConfigured => "mail_otp_not_configured",
             Error::OtpInvalid => "otp_invalid",
             Error::ChallengeExpired => "challenge_expired",
@@ -428,6 +431,8 @@ impl Error {
             Error::LoginFailed => "Login failed. Please check what you entered.",
             Error::Locked if ja => "パスワードがロックされています。",
             Error::Locked => "The password is locked.",
+            Error::CurrentPasswordWrong if ja => "現在のパスワードが正しくありません。",
+            Error::CurrentPasswordWrong => "The current password is not correct.",
             Error::MailOtpNotConfigured if ja => {
                 "ワンタイムパスワードをメールで受け取る設定がされていません。管理者に事前設定していただく必要があります。"
             }
@@ -564,6 +569,7 @@ mod tests {
             Error::PasswordRejected(vec![]),
             Error::LoginFailed,
             Error::Locked,
+            Error::CurrentPasswordWrong,
             Error::MailOtpNotConfigured,
             Error::OtpInvalid,
             Error::ChallengeExpired,

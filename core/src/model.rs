@@ -115,8 +115,13 @@ pub struct PendingLogin {
     pub code: Option<Digest>,
     /// When the current code (or, for TOTP, the challenge) expires.
     pub expires_at: Timestamp,
-    /// When codes were sent, for the resend limit (L-3).
+    /// When codes were sent, for the resend limit (L-3); carried over to the next login so a
+    /// new login does not reset the limit.
     pub sends: Vec<Timestamp>,
+    /// When the challenge started; it dies `login.challenge_ttl_secs` later whatever the resends.
+    pub started_at: Timestamp,
+    /// A TOTP secret being enrolled by this login (the user's method is TOTP and it has none).
+    pub enrol: Option<SecretBytes>,
 }
 
 /// An outstanding reset link (RS-1): single use, superseded by the next request.
@@ -170,6 +175,8 @@ pub struct User {
     pub password_history: Vec<String>,
     /// The authenticator, when enrolled.
     pub totp: Option<TotpRecord>,
+    /// A secret handed out by a self-service enrolment, waiting for its first code.
+    pub totp_pending: Option<SecretBytes>,
     /// L-6.
     pub lock: LockState,
     /// L-9 / RS-9: bumped by every password change, reset and re-initialization.

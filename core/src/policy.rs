@@ -167,6 +167,8 @@ pub struct LoginPolicy {
     pub session_ttl_secs: i64,
     /// Lifetime of a password-change-only session (PW-3, PW-4) in seconds.
     pub change_password_session_ttl_secs: i64,
+    /// Seconds a login challenge (waiting for its second factor) lives, whatever the resends.
+    pub challenge_ttl_secs: i64,
 }
 
 /// L-2, L-3.
@@ -355,6 +357,7 @@ impl Policy {
                 certificate: CertificateLogin::Off,
                 session_ttl_secs: 12 * 3600,
                 change_password_session_ttl_secs: 15 * 60,
+                challenge_ttl_secs: 30 * 60,
             },
             otp: OtpPolicy {
                 mail_digits: 6,
@@ -639,7 +642,7 @@ impl Policy {
         if l.identifier == Identifier::Email && !self.email.unique {
             return bad("login.identifier = email needs email.unique");
         }
-        if l.session_ttl_secs <= 0 || l.change_password_session_ttl_secs <= 0 {
+        if l.session_ttl_secs <= 0 || l.change_password_session_ttl_secs <= 0 || l.challenge_ttl_secs <= 0 {
             return bad("session lifetimes must be positive");
         }
         if l.certificate == CertificateLogin::ThenAccessKeyAndPassword

@@ -176,3 +176,25 @@ impl<T: SecureRandom> SecureRandom for Arc<T> {
         (**self).fill(dest);
     }
 }
+
+/// A boxed job for [`Offload`].
+pub type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Where CPU-heavy work (argon2) runs (DESIGN principle 8). The core stays runtime-free: a
+/// server passes an implementation that moves the job off its async workers (e.g. tokio's
+/// `spawn_blocking`); [`Inline`] runs it where it is.
+pub trait Offload: Send + Sync {
+    /// Runs `job` to completion.
+    fn run(&self, job: Job) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+/// Runs offloaded jobs on the calling task.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Inline;
+
+impl Offload for Inline {
+    fn run(&self, job: Job) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        job();
+        Box::pin(std::future::ready(()))
+    }
+}

@@ -1,0 +1,168 @@
+//! The flows as pure decisions (DESIGN principle 1: decide, then do).
+//!
+//! Each step is a function of the loaded records, the input, `now`, the random source and the
+//! policy. It returns a [`Decision`]: the outcome, the conditional writes, the mails and the
+//! audit events. [`crate::service::AuthService`] loads, calls the step, commits the writes (and
+//! re-runs the step on fresh records when a write conflicts), then sends the mails, then appends
+//! the audit events. Argon2 work is done by the service before the step (off the async workers)
+//! and passed in as plain values, so a step is cheap to re-run.
+//!
+//! ```text
+//!  login ──first factor──▶ ExpectSecondFactor ──code ok──▶ session
+//!    │                         │   ▲ resend                  │ temporary / expired password
+//!    │ (second factor off)     │   └─────┘                   ▼
+//!    └─────────────────────────┴──────────────────▶ ExpectNewPassword ──change──▶ full session
+//! ```
+
+pub mod account;
+pub mod login;
+pub mod recovery;
+
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::lang::Lang;
+use crate::mail::{Mail, MailContent, render};
+use crate::model::{EmailOwners, PasswordRecord, Tenant, User, UserRef, Write};
+use crate::policy::Policy;
+use crate::ports::SecureRandom;
+use crate::time::Timestamp;
+use crate::token::SessionKey;
+
+/// What a step may use besides its records and input.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Now.
+    pub now: Timestamp,
+    /// Randomness.
+    pub rng: &'a dyn SecureRandom,
+    /// Session signing / digest key.
+    pub key: &'a SessionKey,
+}
+
+/// What a step decided.
+#[derive(Debug)]
+pub struct Decision<T> {
+    /// The answer for the caller.
+    pub outcome: Result<T>,
+    /// Conditional writes, committed atomically before anything else happens.
+    pub writes: Vec<Write>,
+    /// Mails to send once the writes are stored.
+    pub mails: Vec<Mail>,
+    /// Audit events to append last.
+    pub audit: Vec<AuditEvent>,
+}
+
+impl<T> Decision<T> {
+    /// A decision with an outcome and nothing else yet.
+    pub fn new(outcome: Result<T>) -> Self {
+        Self { outcome, writes: Vec::new(), mails: Vec::new(), audit: Vec::new() }
+    }
+    /// Success.
+    pub fn ok(v: T) -> Self {
+        Self::new(Ok(v))
+    }
+    /// Failure.
+    pub fn err(e: Error) -> Self {
+        Self::new(Err(e))
+    }
+    /// Adds a write.
+    #[must_use]
+    pub fn write(mut self, w: Write) -> Self {
+        self.writes.push(w);
+        self
+    }
+    /// Adds writes.
+    #[must_use]
+    pub fn writes(mut self, w: impl IntoIterator<Item = Write>) -> Self {
+        self.writes.extend(w);
+        self
+    }
+    /// Adds a mail.
+    #[must_use]
+    pub fn mail(mut self, m: Mail) -> Self {
+        self.mails.push(m);
+        self
+    }
+    /// Adds an audit event.
+    #[must_use]
+    pub fn audit(mut self, e: AuditEvent) -> Self {
+        self.audit.push(e);
+        self
+    }
+}
+
+/// The language of mails to `user` (M-2): the user's, else the tenant's, else the policy's.
+pub fn lang_for(policy: &Policy, tenant: Option<&Tenant>, user: &User) -> Lang {
+    user.lang.or(tenant.and_then(|t| t.lang)).unwrap_or(policy.mail.default_lang)
+}
+
+/// Renders a mail.
+pub fn mail_to(ctx: &Ctx<'_>, to: &str, lang: Lang, content: &MailContent) -> Mail {
+    render(content, lang, &ctx.policy.mail.service_name, to)
+}
+
+/// A `PutUser` write.
+pub fn put_user(user: User) -> Write {
+    Write::PutUser(Box::new(user))
+}
+
+/// A temporary password record valid for the policy's temporary lifetime (PW-4).
+pub fn temporary_record(ctx: &Ctx<'_>, phc: String) -> PasswordRecord {
+    PasswordRecord {
+        phc,
+        set_at: ctx.now,
+        temporary_until: Some(ctx.now.plus_days(i64::from(ctx.policy.password.temporary_lifetime_days))),
+    }
+}
+
+/// RS-9: replaces the password with a temporary one, bumps the credential version and voids
+/// outstanding OTPs and reset links.
+pub fn install_temporary(ctx: &Ctx<'_>, user: &mut User, phc: String) {
+    retire_password(ctx, user);
+    user.password = temporary_record(ctx, phc);
+    user.credential_version = user.credential_version.saturating_add(1);
+    user.pending_login = None;
+    user.pending_reset = None;
+}
+
+/// PW-5: keeps the current password in the history (newest first, at most `history` kept).
+pub fn retire_password(ctx: &Ctx<'_>, user: &mut User) {
+    let keep = ctx.policy.password.history;
+    if keep == 0 {
+        user.password_history.clear();
+        return;
+    }
+    // A temporary password is not the user's choice: it is not kept in the history.
+    if user.password.temporary_until.is_none() {
+        user.password_history.insert(0, user.password.phc.clone());
+    }
+    user.password_history.truncate(keep);
+}
+
+/// Adds `user` to the owners of `address` (`current` as loaded).
+pub fn claim_email(address: &str, current: Option<&EmailOwners>, user: &UserRef) -> Write {
+    let mut rec = current.cloned().unwrap_or(EmailOwners { address: address.to_owned(), owners: Vec::new(), version: 0 });
+    if !rec.owners.contains(user) {
+        rec.owners.push(user.clone());
+        rec.owners.sort();
+    }
+    Write::PutEmailOwners(rec)
+}
+
+/// Removes `user` from the owners of an address (`current` as loaded); `None` when it was not
+/// an owner.
+pub fn release_email(current: Option<&EmailOwners>, user: &UserRef) -> Option<Write> {
+    let rec = current?;
+    if !rec.owners.contains(user) {
+        return None;
+    }
+    let mut rec = rec.clone();
+    rec.owners.retain(|o| o != user);
+    Some(if rec.owners.is_empty() {
+        Write::DeleteEmailOwners { address: rec.address, expect: rec.version }
+    } else {
+        Write::PutEmailOwners(rec)
+    })
+}
