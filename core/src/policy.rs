@@ -675,7 +675,7 @@ impl Policy {
             return bad("lifecycle.dormancy_days must be at least 1 (or absent)");
         }
         match self.profile.name {
-            NameRule::Width { max_width } if max_width == 0 => {
+            NameRule::Width { max_width: 0 } => {
                 return bad("profile.name.max_width must be positive");
             }
             NameRule::FirstLast { max_chars } if max_chars < 2 => {

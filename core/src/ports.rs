@@ -106,10 +106,7 @@ pub trait SecureRandom: Send + Sync {
     fn fill(&self, dest: &mut [u8]);
 }
 
-impl<T: Store + ?Sized> Store for Arc<T>
-where
-    T: Sized,
-{
+impl<T: Store> Store for Arc<T> {
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send {
         (**self).tenant(code)
     }

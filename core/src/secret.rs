@@ -121,11 +121,11 @@ mod hex32 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(crate) fn encode(b: &[u8; 32]) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(64);
         for x in b {
-            s.push(char::from(HEX[usize::from(x >> 4)]));
-            s.push(char::from(HEX[usize::from(x & 0xf)]));
+            for nibble in [x >> 4, x & 0xf] {
+                s.extend(char::from_digit(u32::from(nibble), 16));
+            }
         }
         s
     }
