@@ -555,7 +555,9 @@ fn edit_self_inner(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, edit: &SelfEd
             return Err(Error::SupportOnly);
         }
     }
-    if user.role == Role::Admin && email_change.is_some() && ctx.policy.email.same_as_admin {
+    // P-6: the admin's address is changed by support (its same-as-admin users follow it), and
+    // where the address is the login ID (e-Parcel) so is everyone's.
+    if email_change.is_some() && (user.role == Role::Admin || ctx.policy.login.user_id == UserIdRule::Email) {
         return Err(Error::SupportOnly);
     }
     if let Some(n) = &edit.name {

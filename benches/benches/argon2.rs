@@ -1,0 +1,97 @@
+//! argon2id cost at every preset's parameters (PW-6), and what reusing the memory buffer saves
+//! (DESIGN principle 8). Run: `cargo bench -p monban-benches --bench argon2`; figures in
+//! `benches/README.md`.
+// A bench is a test harness: failing loudly on a setup error is what we want.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+use argon2::{Algorithm, Argon2, Block, Version};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use monban_benches::distinct_hash_params;
+use monban_core::Secret;
+use monban_core::password::Hasher;
+use monban_core::policy::HashParams;
+use std::hint::black_box;
+use std::time::Duration;
+
+const PASSWORD: &str = "Kt7mQ2xR9wLp";
+const SALT: [u8; 16] = *b"bench-salt-16byt";
+
+/// `Hasher::hash` and `Hasher::verify` once per distinct parameter set of the presets.
+fn presets(c: &mut Criterion) {
+    let password = Secret::new(PASSWORD);
+    let mut group = c.benchmark_group("preset");
+    for (presets, params) in distinct_hash_params() {
+        let hasher = Hasher::new(params).expect("valid preset parameters");
+        let phc = hasher.hash(&password, &SALT).expect("hash");
+        let id = format!(
+            "m{}_t{}_p{}[{presets}]",
+            params.m_cost, params.t_cost, params.p_cost
+        );
+        group.bench_function(BenchmarkId::new("hash", &id), |b| {
+            b.iter(|| hasher.hash(black_box(&password), black_box(&SALT)))
+        });
+        group.bench_function(BenchmarkId::new("verify", &id), |b| {
+            b.iter(|| assert!(hasher.verify(black_box(&password), black_box(&phc))))
+        });
+    }
+    group.finish();
+}
+
+/// A fresh allocation per hash (`Argon2::hash_password_into`) against one reused buffer
+/// (`hash_password_into_with_memory`), and against `Hasher::hash` (pooled buffer + PHC
+/// encoding): at OWASP parameters (19 MiB, below glibc's 32 MiB dynamic mmap threshold) and at
+/// RFC 9106's low-memory option (64 MiB, always a fresh mmap and its page faults).
+fn alloc_vs_pool(c: &mut Criterion) {
+    let password = Secret::new(PASSWORD);
+    for (name, params) in [
+        ("owasp_m19456_t2_p1", HashParams::OWASP),
+        ("rfc9106_m65536_t3_p4", HashParams::RFC9106_LOW_MEMORY),
+    ] {
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
+                .expect("valid parameters"),
+        );
+        let hasher = Hasher::new(params).expect("valid parameters");
+        let mut group = c.benchmark_group(name);
+        group.bench_function("fresh_allocation", |b| {
+            b.iter(|| {
+                let mut out = [0u8; 32];
+                argon2
+                    .hash_password_into(black_box(PASSWORD.as_bytes()), &SALT, &mut out)
+                    .expect("hash");
+                out
+            })
+        });
+        let mut blocks = vec![Block::new(); argon2.params().block_count()];
+        group.bench_function("reused_buffer", |b| {
+            b.iter(|| {
+                let mut out = [0u8; 32];
+                argon2
+                    .hash_password_into_with_memory(
+                        black_box(PASSWORD.as_bytes()),
+                        &SALT,
+                        &mut out,
+                        &mut blocks,
+                    )
+                    .expect("hash");
+                out
+            })
+        });
+        group.bench_function("hasher_pooled", |b| {
+            b.iter(|| hasher.hash(black_box(&password), &SALT).expect("hash"))
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = presets, alloc_vs_pool
+}
+criterion_main!(benches);
