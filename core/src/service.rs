@@ -11,12 +11,17 @@ use crate::audit::{Actor, AuditEvent, AuditFilter, AuditKind};
 use crate::cert::ClientCert;
 use crate::email::OwnerInfo;
 use crate::error::{Error, Field, InputProblem, Result};
-use crate::flow::account::{self, Created, EmailState, NewTenant, NewUser, Resetter, SelfEdit, Temp, UserEdit};
+use crate::flow::account::{
+    self, Created, EmailState, NewTenant, NewUser, Resetter, SelfEdit, Temp, UserEdit,
+};
 use crate::flow::login::{self, ChangeCheck, FirstFactorCheck, LoginStep, Session, TotpEnrolment};
 use crate::flow::recovery::{self, IdentityClaim};
 use crate::flow::{Ctx, Decision, put_user};
 use crate::lang::Lang;
-use crate::model::{AccountKind, CertBinding, CertOwner, EmailOwners, LoginMethod, Page, Tenant, User, UserRef, Write};
+use crate::model::{
+    AccountKind, CertBinding, CertOwner, EmailOwners, LoginMethod, Page, Tenant, User, UserRef,
+    Write,
+};
 use crate::normalize::{self, email_key};
 use crate::password::{self, Hasher};
 use crate::policy::{CertificateLogin, Identifier, Policy, UserIdRule};
@@ -143,7 +148,10 @@ impl UserView {
             same_as_admin: u.same_as_admin,
             login_method: u.login_method,
             totp_enrolled: u.totp.is_some(),
-            locked: matches!(crate::lockout::status(&u.lock, &policy.lockout, now), crate::lockout::LockStatus::Locked { .. }),
+            locked: matches!(
+                crate::lockout::status(&u.lock, &policy.lockout, now),
+                crate::lockout::LockStatus::Locked { .. }
+            ),
             failures: u.lock.failures,
             last_login_at: u.last_login_at,
             created_at: u.created_at,
@@ -184,7 +192,9 @@ pub struct AuthService<S, M> {
 
 impl<S, M> std::fmt::Debug for AuthService<S, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("policy", &self.policy.name).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -197,7 +207,10 @@ fn store_err(e: StoreError) -> Error {
 
 fn bounded(field: Field, s: &str) -> Result<()> {
     if s.chars().count() > MAX_INPUT {
-        return Err(Error::invalid(field, InputProblem::TooLong { max: MAX_INPUT }));
+        return Err(Error::invalid(
+            field,
+            InputProblem::TooLong { max: MAX_INPUT },
+        ));
     }
     Ok(())
 }
@@ -267,12 +280,20 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     fn ctx(&self, now: Timestamp) -> Ctx<'_> {
-        Ctx { policy: &self.policy, now, rng: &*self.rng, key: &self.key }
+        Ctx {
+            policy: &self.policy,
+            now,
+            rng: &*self.rng,
+            key: &self.key,
+        }
     }
 
     // ---- plumbing -------------------------------------------------------------------------
 
-    async fn offloaded<R: Send + 'static>(&self, job: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    async fn offloaded<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R> {
         let slot = Arc::new(std::sync::Mutex::new(None));
         let out = Arc::clone(&slot);
         self.offload
@@ -300,7 +321,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     async fn dummy_verify(&self, password: Option<&Secret>) -> Result<()> {
-        let (h, p) = (Arc::clone(&self.hasher), password.cloned().unwrap_or_default());
+        let (h, p) = (
+            Arc::clone(&self.hasher),
+            password.cloned().unwrap_or_default(),
+        );
         self.offloaded(move || h.dummy_verify(&p)).await
     }
 
@@ -312,7 +336,12 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 
     /// Commits, mails, audits. `Ok(None)`: the writes conflicted; decide again.
     async fn apply<T>(&self, d: Decision<T>) -> Result<Option<Result<T>>> {
-        let Decision { mut outcome, writes, mails, mut audit } = d;
+        let Decision {
+            mut outcome,
+            writes,
+            mails,
+            mut audit,
+        } = d;
         if !writes.is_empty() {
             match self.store.commit(writes).await {
                 Ok(()) => {}
@@ -322,8 +351,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         for m in &mails {
             if self.mailer.send(m).await.is_err() {
-                if let Some(ev) = audit.iter_mut().rev().find(|e| matches!(e.outcome, crate::audit::Outcome::Success)) {
-                    ev.outcome = crate::audit::Outcome::Failure(Error::MailFailed.code().to_owned());
+                if let Some(ev) = audit
+                    .iter_mut()
+                    .rev()
+                    .find(|e| matches!(e.outcome, crate::audit::Outcome::Success))
+                {
+                    ev.outcome =
+                        crate::audit::Outcome::Failure(Error::MailFailed.code().to_owned());
                 }
                 if outcome.is_ok() {
                     outcome = Err(Error::MailFailed);
@@ -339,7 +373,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         if events.is_empty() {
             return;
         }
-        if self.store.append_audit(events.clone()).await.is_err() && self.store.append_audit(events).await.is_err() {
+        if self.store.append_audit(events.clone()).await.is_err()
+            && self.store.append_audit(events).await.is_err()
+        {
             self.audit_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -353,12 +389,19 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     async fn tenant_and_user(&self, r: &UserRef) -> Result<Option<(Tenant, User)>> {
-        let Some(t) = self.tenant(&r.tenant).await? else { return Ok(None) };
+        let Some(t) = self.tenant(&r.tenant).await? else {
+            return Ok(None);
+        };
         Ok(self.user(r).await?.map(|u| (t, u)))
     }
 
     fn tenant_code<'a>(&'a self, given: Option<&'a str>) -> Result<&'a str> {
-        match given.map(str::trim).filter(|t| !t.is_empty()).or(self.policy.login.default_tenant.as_deref()) {
+        match given.map(str::trim).filter(|t| !t.is_empty()).or(self
+            .policy
+            .login
+            .default_tenant
+            .as_deref())
+        {
             Some(t) => {
                 bounded(Field::TenantCode, t)?;
                 if Some(t) != self.policy.login.default_tenant.as_deref() {
@@ -388,14 +431,22 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             }
             None => (None, Vec::new()),
         };
-        Ok(EmailState { old, new, new_owner_infos: infos })
+        Ok(EmailState {
+            old,
+            new,
+            new_owner_infos: infos,
+        })
     }
 
     async fn owner_infos(&self, rec: Option<&EmailOwners>) -> Result<Vec<OwnerInfo>> {
         let mut out = Vec::new();
         for o in rec.map(|r| r.owners.as_slice()).unwrap_or_default() {
             // A dormant owner is as good as deleted (LC-1) and holds nothing.
-            if let Some((t, u)) = self.tenant_and_user(o).await?.filter(|(_, u)| self.is_live(self.clock.now(), u)) {
+            if let Some((t, u)) = self
+                .tenant_and_user(o)
+                .await?
+                .filter(|(_, u)| self.is_live(self.clock.now(), u))
+            {
                 out.push(account::owner_info(&t, &u));
             }
         }
@@ -404,8 +455,14 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 
     /// The tenant's same-as-admin users (P-4), found among the owners of the admin's address.
     async fn followers(&self, admin: &User) -> Result<Vec<User>> {
-        let Some(e) = &admin.email else { return Ok(Vec::new()) };
-        let rec = self.store.email_owners(&email_key(e)).await.map_err(store_err)?;
+        let Some(e) = &admin.email else {
+            return Ok(Vec::new());
+        };
+        let rec = self
+            .store
+            .email_owners(&email_key(e))
+            .await
+            .map_err(store_err)?;
         let mut out = Vec::new();
         for o in rec.map(|r| r.owners).unwrap_or_default() {
             if o.tenant == admin.tenant
@@ -428,15 +485,29 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// Resolves the user a login names: by certificate, e-mail, login ID or tenant + user ID.
     async fn resolve(&self, req: &LoginRequest, by_cert: Option<&str>) -> Result<Option<UserRef>> {
         if let Some(key) = by_cert {
-            return Ok(self.store.cert_owner(key).await.map_err(store_err)?.map(|c| c.owner));
+            return Ok(self
+                .store
+                .cert_owner(key)
+                .await
+                .map_err(store_err)?
+                .map(|c| c.owner));
         }
-        let Some(id) = req.identifier.as_deref().map(str::trim).filter(|i| !i.is_empty()) else {
+        let Some(id) = req
+            .identifier
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        else {
             return Ok(None);
         };
         bounded(Field::Identifier, id)?;
         match self.policy.login.identifier {
             Identifier::Email => {
-                let owners = self.store.email_owners(&email_key(id)).await.map_err(store_err)?;
+                let owners = self
+                    .store
+                    .email_owners(&email_key(id))
+                    .await
+                    .map_err(store_err)?;
                 Ok(owners.and_then(|o| match o.owners.as_slice() {
                     [one] => Some(one.clone()),
                     _ => None,
@@ -466,13 +537,22 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         };
         let target = self.resolve(&req, cert_key.as_deref()).await?;
         let found = match &target {
-            Some(r) => self.tenant_and_user(r).await?.filter(|(_, u)| self.is_live(now, u)),
+            Some(r) => self
+                .tenant_and_user(r)
+                .await?
+                .filter(|(_, u)| self.is_live(now, u)),
             None => None,
         };
         let Some((tenant, mut user)) = found else {
             // L-5: the same work and the same answer as a wrong password.
             self.dummy_verify(req.password.as_ref()).await?;
-            let mut ev = AuditEvent::failure(now, AuditKind::LoginFailed, Actor::Anonymous, None, Error::LoginFailed.code());
+            let mut ev = AuditEvent::failure(
+                now,
+                AuditKind::LoginFailed,
+                Actor::Anonymous,
+                None,
+                Error::LoginFailed.code(),
+            );
             if let Some(r) = &target
                 && self.tenant(&r.tenant).await?.is_some()
             {
@@ -483,33 +563,61 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         };
         let access_key_ok = match &tenant.access_key {
             None => true,
-            Some(d) => req.access_key.as_ref().is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d),
+            Some(d) => req
+                .access_key
+                .as_ref()
+                .is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d),
         };
         // Which credentials this login needs (L-8).
-        let identifier_matches = req.identifier.as_deref().map(str::trim).filter(|i| !i.is_empty()).is_none_or(|i| {
-            i == user.user_id || user.email.as_deref().is_some_and(|e| email_key(e) == email_key(i))
-        });
+        let identifier_matches = req
+            .identifier
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .is_none_or(|i| {
+                i == user.user_id
+                    || user
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| email_key(e) == email_key(i))
+            });
         let needs_password = match (mode, cert_key.is_some()) {
             (CertificateLogin::PasswordProtect, true) => user.password_protect,
             _ => true,
         };
         let cert_required = mode != CertificateLogin::Off;
         let mut checked_phc = user.password.phc.clone();
-        let mut password_ok = self.password_check(needs_password, req.password.as_ref(), &checked_phc).await?;
-        let mut credentials_ok = password_ok && identifier_matches && (!cert_required || cert_key.is_some());
+        let mut password_ok = self
+            .password_check(needs_password, req.password.as_ref(), &checked_phc)
+            .await?;
+        let mut credentials_ok =
+            password_ok && identifier_matches && (!cert_required || cert_key.is_some());
         let user_ref = user.user_ref();
         let mut out = Err(Error::Conflict);
         for _ in 0..MAX_ATTEMPTS {
             if user.password.phc != checked_phc {
                 checked_phc = user.password.phc.clone();
-                password_ok = self.password_check(needs_password, req.password.as_ref(), &checked_phc).await?;
-                credentials_ok = password_ok && identifier_matches && (!cert_required || cert_key.is_some());
+                password_ok = self
+                    .password_check(needs_password, req.password.as_ref(), &checked_phc)
+                    .await?;
+                credentials_ok =
+                    password_ok && identifier_matches && (!cert_required || cert_key.is_some());
             }
             let rehash = match &req.password {
-                Some(p) if credentials_ok && needs_password && self.hasher.needs_rehash(&checked_phc) => Some(self.hash(p).await?),
+                Some(p)
+                    if credentials_ok
+                        && needs_password
+                        && self.hasher.needs_rehash(&checked_phc) =>
+                {
+                    Some(self.hash(p).await?)
+                }
                 _ => None,
             };
-            let check = FirstFactorCheck { credentials_ok, access_key_ok, rehash };
+            let check = FirstFactorCheck {
+                credentials_ok,
+                access_key_ok,
+                rehash,
+            };
             let d = login::first_factor(&self.ctx(now), &tenant, user, &check);
             if let Some(o) = self.apply(d).await? {
                 out = o;
@@ -523,7 +631,12 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         out
     }
 
-    async fn password_check(&self, needed: bool, given: Option<&Secret>, phc: &str) -> Result<bool> {
+    async fn password_check(
+        &self,
+        needed: bool,
+        given: Option<&Secret>,
+        phc: &str,
+    ) -> Result<bool> {
         if !needed {
             return Ok(true);
         }
@@ -542,7 +655,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         bounded(Field::Code, code.expose())?;
         let (r, nonce) = parse_opaque(challenge.trim()).ok_or(Error::ChallengeExpired)?;
         retrying!(self, {
-            let u = self.user(&r).await?.filter(|u| self.is_live(now, u)).ok_or(Error::ChallengeExpired)?;
+            let u = self
+                .user(&r)
+                .await?
+                .filter(|u| self.is_live(now, u))
+                .ok_or(Error::ChallengeExpired)?;
             login::second_factor(&self.ctx(now), u, &nonce, code)
         })
     }
@@ -551,7 +668,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn resend_otp(&self, challenge: &str) -> Result<Timestamp> {
         let now = self.clock.now();
         let (r, nonce) = parse_opaque(challenge.trim()).ok_or(Error::ChallengeExpired)?;
-        let tenant = self.tenant(&r.tenant).await?.ok_or(Error::ChallengeExpired)?;
+        let tenant = self
+            .tenant(&r.tenant)
+            .await?
+            .ok_or(Error::ChallengeExpired)?;
         retrying!(self, {
             let u = self.user(&r).await?.ok_or(Error::ChallengeExpired)?;
             login::resend(&self.ctx(now), &tenant, u, &nonce)
@@ -572,7 +692,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     /// A session with full scope (not only password change) holding `permission`.
-    async fn full_session(&self, token: &str, permission: Permission) -> Result<(SessionClaims, User)> {
+    async fn full_session(
+        &self,
+        token: &str,
+        permission: Permission,
+    ) -> Result<(SessionClaims, User)> {
         let (c, u) = self.authenticate(token).await?;
         if c.scope != SessionScope::Full {
             return Err(Error::PasswordChangeRequired);
@@ -598,20 +722,35 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let now = self.clock.now();
         let (claims, _) = self.authenticate(token).await?;
         retrying!(self, {
-            let Some(mut u) = self.user(&claims.user_ref()).await? else { return Ok(()) };
+            let Some(mut u) = self.user(&claims.user_ref()).await? else {
+                return Ok(());
+            };
             if u.credential_version != claims.credential_version {
                 return Ok(());
             }
             u.credential_version = u.credential_version.saturating_add(1);
             let r = u.user_ref();
-            Decision::ok(()).audit(AuditEvent::success(now, AuditKind::LoggedOut, Actor::user(&r), Some(&r))).write(put_user(u))
+            Decision::ok(())
+                .audit(AuditEvent::success(
+                    now,
+                    AuditKind::LoggedOut,
+                    Actor::user(&r),
+                    Some(&r),
+                ))
+                .write(put_user(u))
         })
     }
 
     /// PW-2..PW-5, RS-9: changes the password. A change-password-only session (PW-3, PW-4)
     /// needs no current password; a full session does. Returns a new full session; every
     /// older session stops working.
-    pub async fn change_password(&self, token: &str, current: Option<&Secret>, new: &Secret, confirm: &Secret) -> Result<Session> {
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: Option<&Secret>,
+        new: &Secret,
+        confirm: &Secret,
+    ) -> Result<Session> {
         let now = self.clock.now();
         bounded(Field::Password, new.expose())?;
         bounded(Field::Password, confirm.expose())?;
@@ -631,7 +770,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 break;
             }
             cache = Some((phc_now, check));
-            user = self.user(&claims.user_ref()).await?.ok_or(Error::SessionInvalid)?;
+            user = self
+                .user(&claims.user_ref())
+                .await?
+                .ok_or(Error::SessionInvalid)?;
             if user.credential_version != claims.credential_version {
                 return Err(Error::SessionInvalid);
             }
@@ -640,16 +782,33 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     /// The argon2 work of a password change, done once per stored password.
-    async fn change_check(&self, scope: SessionScope, current: Option<&Secret>, new: &Secret, user: &User) -> Result<ChangeCheck> {
+    async fn change_check(
+        &self,
+        scope: SessionScope,
+        current: Option<&Secret>,
+        new: &Secret,
+        user: &User,
+    ) -> Result<ChangeCheck> {
         let current_ok = match (scope, current) {
             (SessionScope::ChangePassword, _) => true,
             (SessionScope::Full, Some(c)) => self.verify(c, &user.password.phc).await?,
             (SessionScope::Full, None) => false,
         };
-        let (h, n, cur, prev, keep) =
-            (Arc::clone(&self.hasher), new.clone(), user.password.phc.clone(), user.password_history.clone(), self.policy.password.history);
-        let reuse = self.offloaded(move || h.reuse_problem(&n, &cur, &prev, keep)).await?;
-        Ok(ChangeCheck { current_ok, reuse, new_phc: self.hash(new).await? })
+        let (h, n, cur, prev, keep) = (
+            Arc::clone(&self.hasher),
+            new.clone(),
+            user.password.phc.clone(),
+            user.password_history.clone(),
+            self.policy.password.history,
+        );
+        let reuse = self
+            .offloaded(move || h.reuse_problem(&n, &cur, &prev, keep))
+            .await?;
+        Ok(ChangeCheck {
+            current_ok,
+            reuse,
+            new_phc: self.hash(new).await?,
+        })
     }
 
     /// P-3 (self): edits the session user's own profile.
@@ -658,14 +817,23 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let (claims, _) = self.full_session(token, Permission::EditSelf).await?;
         let r = claims.user_ref();
         retrying!(self, {
-            let (tenant, user) = self.tenant_and_user(&r).await?.ok_or(Error::SessionInvalid)?;
+            let (tenant, user) = self
+                .tenant_and_user(&r)
+                .await?
+                .ok_or(Error::SessionInvalid)?;
             let new_email = match edit.email.as_deref().map(str::trim) {
                 Some("") => None,
                 Some(e) => Some(e.to_owned()),
                 None => user.email.clone(),
             };
-            let st = self.email_state(user.email.as_deref(), new_email.as_deref()).await?;
-            let followers = if user.role == Role::Admin { self.followers(&user).await? } else { Vec::new() };
+            let st = self
+                .email_state(user.email.as_deref(), new_email.as_deref())
+                .await?;
+            let followers = if user.role == Role::Admin {
+                self.followers(&user).await?
+            } else {
+                Vec::new()
+            };
             account::edit_self(&self.ctx(now), &tenant, user, edit, &st, followers)
         })?;
         self.whoami(token).await
@@ -676,7 +844,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let now = self.clock.now();
         let (claims, _) = self.full_session(token, Permission::EditSelf).await?;
         retrying!(self, {
-            let (tenant, mut user) = self.tenant_and_user(&claims.user_ref()).await?.ok_or(Error::SessionInvalid)?;
+            let (tenant, mut user) = self
+                .tenant_and_user(&claims.user_ref())
+                .await?
+                .ok_or(Error::SessionInvalid)?;
             let secret = totp::generate_secret(&*self.rng);
             let e = login::enrolment_for(&self.ctx(now), &tenant, &user, &secret);
             user.totp_pending = Some(secret);
@@ -690,40 +861,88 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         bounded(Field::Code, code.expose())?;
         let (claims, _) = self.full_session(token, Permission::EditSelf).await?;
         retrying!(self, {
-            let mut user = self.user(&claims.user_ref()).await?.ok_or(Error::SessionInvalid)?;
+            let mut user = self
+                .user(&claims.user_ref())
+                .await?
+                .ok_or(Error::SessionInvalid)?;
             let Some(secret) = user.totp_pending.take() else {
                 return Err(Error::invalid(Field::Code, InputProblem::Missing));
             };
             let Some(step) = totp::verify(&secret, code, now, None, &self.policy.otp) else {
                 return Err(Error::OtpInvalid);
             };
-            user.totp = Some(crate::model::TotpRecord { secret, last_step: Some(step) });
+            user.totp = Some(crate::model::TotpRecord {
+                secret,
+                last_step: Some(step),
+            });
             user.login_method = LoginMethod::Totp;
             let r = user.user_ref();
-            Decision::ok(()).audit(AuditEvent::success(now, AuditKind::AuthenticatorReset, Actor::user(&r), Some(&r))).write(put_user(user))
+            Decision::ok(())
+                .audit(AuditEvent::success(
+                    now,
+                    AuditKind::AuthenticatorReset,
+                    Actor::user(&r),
+                    Some(&r),
+                ))
+                .write(put_user(user))
         })
     }
 
     // ---- admin -----------------------------------------------------------------------------
 
-    async fn admin_target(&self, claims: &SessionClaims, user_id: &str) -> Result<(Tenant, User, User)> {
+    async fn admin_target(
+        &self,
+        claims: &SessionClaims,
+        user_id: &str,
+    ) -> Result<(Tenant, User, User)> {
         bounded(Field::UserId, user_id)?;
-        let admin = self.user(&claims.user_ref()).await?.ok_or(Error::SessionInvalid)?;
-        let tenant = self.tenant(&claims.tenant).await?.ok_or(Error::SessionInvalid)?;
-        let target = self.user(&UserRef::new(&claims.tenant, user_id)).await?.ok_or(Error::NotFound)?;
+        let admin = self
+            .user(&claims.user_ref())
+            .await?
+            .ok_or(Error::SessionInvalid)?;
+        let tenant = self
+            .tenant(&claims.tenant)
+            .await?
+            .ok_or(Error::SessionInvalid)?;
+        let target = self
+            .user(&UserRef::new(&claims.tenant, user_id))
+            .await?
+            .ok_or(Error::NotFound)?;
         Ok((tenant, admin, target))
     }
 
     /// the tenant's users, by user ID.
-    pub async fn admin_list_users(&self, token: &str, after: Option<&str>, limit: usize) -> Result<Page<UserView>> {
+    pub async fn admin_list_users(
+        &self,
+        token: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserView>> {
         let (claims, _) = self.full_session(token, Permission::ListUsers).await?;
         self.list_users(&claims.tenant, after, limit).await
     }
 
-    async fn list_users(&self, tenant: &str, after: Option<&str>, limit: usize) -> Result<Page<UserView>> {
+    async fn list_users(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserView>> {
         let now = self.clock.now();
-        let page = self.store.list_users(tenant, after, limit.clamp(1, 500)).await.map_err(store_err)?;
-        Ok(Page { items: page.items.iter().filter(|u| self.is_live(now, u)).map(|u| UserView::of(&self.policy, u, now)).collect(), next: page.next })
+        let page = self
+            .store
+            .list_users(tenant, after, limit.clamp(1, 500))
+            .await
+            .map_err(store_err)?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .filter(|u| self.is_live(now, u))
+                .map(|u| UserView::of(&self.policy, u, now))
+                .collect(),
+            next: page.next,
+        })
     }
 
     /// LC-2, T-4, R-3, E-1..E-6: creates a general or shipping user and mails its temporary
@@ -734,9 +953,19 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         bounded(Field::UserId, &input.user_id)?;
         let (temp, phc) = self.temporary().await?;
         retrying!(self, {
-            let admin = self.user(&claims.user_ref()).await?.ok_or(Error::SessionInvalid)?;
-            let tenant = self.tenant(&claims.tenant).await?.ok_or(Error::SessionInvalid)?;
-            let id = if self.policy.login.user_id == UserIdRule::Email { email_key(&input.user_id) } else { input.user_id.clone() };
+            let admin = self
+                .user(&claims.user_ref())
+                .await?
+                .ok_or(Error::SessionInvalid)?;
+            let tenant = self
+                .tenant(&claims.tenant)
+                .await?
+                .ok_or(Error::SessionInvalid)?;
+            let id = if self.policy.login.user_id == UserIdRule::Email {
+                email_key(&input.user_id)
+            } else {
+                input.user_id.clone()
+            };
             let existing = self.user(&UserRef::new(&tenant.code, &id)).await?;
             // A dormant user is as good as deleted (LC-1): its ID and e-mail are free again.
             let (exists, mut cleanup) = match existing {
@@ -744,9 +973,24 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 Some(_) => (true, Vec::new()),
                 None => (false, Vec::new()),
             };
-            let email = account::intended_email(&admin, input.same_as_admin, input.profile.email.as_deref());
+            let email = account::intended_email(
+                &admin,
+                input.same_as_admin,
+                input.profile.email.as_deref(),
+            );
             let st = self.email_state(None, email.as_deref()).await?;
-            let mut d = account::create_user(&self.ctx(now), &admin, &tenant, input, exists, &st, Temp { password: &temp, phc: &phc });
+            let mut d = account::create_user(
+                &self.ctx(now),
+                &admin,
+                &tenant,
+                input,
+                exists,
+                &st,
+                Temp {
+                    password: &temp,
+                    phc: &phc,
+                },
+            );
             merge_cleanup(&mut cleanup, &mut d.writes);
             d
         })
@@ -755,7 +999,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// The claims `u` holds: its e-mail owners record and its certificate owner records.
     async fn claims_of(&self, u: &User) -> Result<(Option<EmailOwners>, Vec<CertOwner>)> {
         let email = match &u.email {
-            Some(e) => self.store.email_owners(&email_key(e)).await.map_err(store_err)?,
+            Some(e) => self
+                .store
+                .email_owners(&email_key(e))
+                .await
+                .map_err(store_err)?,
             None => None,
         };
         let mut certs = Vec::new();
@@ -774,7 +1022,12 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     /// P-3, P-4, R-3, E-1..E-6: edits a general or shipping user.
-    pub async fn admin_edit_user(&self, token: &str, user_id: &str, edit: &UserEdit) -> Result<UserView> {
+    pub async fn admin_edit_user(
+        &self,
+        token: &str,
+        user_id: &str,
+        edit: &UserEdit,
+    ) -> Result<UserView> {
         let now = self.clock.now();
         let (claims, _) = self.full_session(token, Permission::EditUser).await?;
         retrying!(self, {
@@ -793,10 +1046,15 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                     None => target.email.clone(),
                 }
             };
-            let st = self.email_state(target.email.as_deref(), new_email.as_deref()).await?;
+            let st = self
+                .email_state(target.email.as_deref(), new_email.as_deref())
+                .await?;
             account::edit_user(&self.ctx(now), &admin, &tenant, target, edit, &st)
         })?;
-        let u = self.user(&UserRef::new(&claims.tenant, user_id)).await?.ok_or(Error::NotFound)?;
+        let u = self
+            .user(&UserRef::new(&claims.tenant, user_id))
+            .await?
+            .ok_or(Error::NotFound)?;
         Ok(UserView::of(&self.policy, &u, now))
     }
 
@@ -815,18 +1073,31 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// user has no e-mail).
     pub async fn admin_reset_password(&self, token: &str, user_id: &str) -> Result<Option<Secret>> {
         let now = self.clock.now();
-        let (claims, _) = self.full_session(token, Permission::ResetUserPassword).await?;
+        let (claims, _) = self
+            .full_session(token, Permission::ResetUserPassword)
+            .await?;
         let (temp, phc) = self.temporary().await?;
         retrying!(self, {
             let (tenant, admin, target) = self.admin_target(&claims, user_id).await?;
-            account::reset_password(&self.ctx(now), &Resetter::Admin(&admin), &tenant, target, Temp { password: &temp, phc: &phc })
+            account::reset_password(
+                &self.ctx(now),
+                &Resetter::Admin(&admin),
+                &tenant,
+                target,
+                Temp {
+                    password: &temp,
+                    phc: &phc,
+                },
+            )
         })
     }
 
     /// RS-7: re-provisions a user's authenticator (enrolled again at the next login).
     pub async fn admin_reset_authenticator(&self, token: &str, user_id: &str) -> Result<()> {
         let now = self.clock.now();
-        let (claims, _) = self.full_session(token, Permission::ResetUserAuthenticator).await?;
+        let (claims, _) = self
+            .full_session(token, Permission::ResetUserAuthenticator)
+            .await?;
         retrying!(self, {
             let (_, admin, target) = self.admin_target(&claims, user_id).await?;
             account::reset_authenticator(&self.ctx(now), &admin, target)
@@ -856,7 +1127,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             normalize::validate_tenant_code(&input.code, &self.policy.profile)?;
             let exists = self.tenant(&input.code).await?.is_some();
             let st = self.email_state(None, input.admin.email.as_deref()).await?;
-            account::create_tenant(&self.ctx(now), input, exists, &st, Temp { password: &temp, phc: &phc })
+            account::create_tenant(
+                &self.ctx(now),
+                input,
+                exists,
+                &st,
+                Temp {
+                    password: &temp,
+                    phc: &phc,
+                },
+            )
         })
     }
 
@@ -876,7 +1156,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let (temp, phc) = self.temporary().await?;
         retrying!(self, {
             let (tenant, u) = self.tenant_and_user(user).await?.ok_or(Error::NotFound)?;
-            account::reset_password(&self.ctx(now), &Resetter::Support, &tenant, u, Temp { password: &temp, phc: &phc })
+            account::reset_password(
+                &self.ctx(now),
+                &Resetter::Support,
+                &tenant,
+                u,
+                Temp {
+                    password: &temp,
+                    phc: &phc,
+                },
+            )
         })
     }
 
@@ -887,7 +1176,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         retrying!(self, {
             let r = UserRef::new(tenant, tenant);
             let (t, admin) = self.tenant_and_user(&r).await?.ok_or(Error::NotFound)?;
-            let st = self.email_state(admin.email.as_deref(), Some(new_email)).await?;
+            let st = self
+                .email_state(admin.email.as_deref(), Some(new_email))
+                .await?;
             let followers = self.followers(&admin).await?;
             account::change_admin_email(&self.ctx(now), &t, admin, new_email, &st, followers)
         })
@@ -895,7 +1186,12 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 
     /// L-8, LC-4: binds a client certificate to a user; with `replace`, the user's other
     /// certificates stop working (re-binding to a new person in charge).
-    pub async fn support_bind_certificate(&self, user: &UserRef, cert: &ClientCert, replace: bool) -> Result<()> {
+    pub async fn support_bind_certificate(
+        &self,
+        user: &UserRef,
+        cert: &ClientCert,
+        replace: bool,
+    ) -> Result<()> {
         let now = self.clock.now();
         let key = cert.key()?;
         retrying!(self, {
@@ -907,32 +1203,76 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                     previous.push(o);
                 }
             }
-            let binding = CertBinding { key: key.clone(), serial: cert.serial.clone(), subject_dn: cert.subject_dn.clone(), bound_at: now };
-            account::bind_certificate(&self.ctx(now), u, binding, existing.as_ref(), &previous, replace)
+            let binding = CertBinding {
+                key: key.clone(),
+                serial: cert.serial.clone(),
+                subject_dn: cert.subject_dn.clone(),
+                bound_at: now,
+            };
+            account::bind_certificate(
+                &self.ctx(now),
+                u,
+                binding,
+                existing.as_ref(),
+                &previous,
+                replace,
+            )
         })
     }
 
     /// Support's view of a tenant's users.
-    pub async fn support_list_users(&self, tenant: &str, after: Option<&str>, limit: usize) -> Result<Page<UserView>> {
-        account::require(&self.ctx(self.clock.now()), Role::Support, Permission::ListUsers)?;
+    pub async fn support_list_users(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserView>> {
+        account::require(
+            &self.ctx(self.clock.now()),
+            Role::Support,
+            Permission::ListUsers,
+        )?;
         self.list_users(tenant, after, limit).await
     }
 
     /// audit events, oldest first.
-    pub async fn audit_events(&self, filter: &AuditFilter, after: Option<&str>, limit: usize) -> Result<Page<AuditEvent>> {
-        account::require(&self.ctx(self.clock.now()), Role::Support, Permission::ReadAudit)?;
-        self.store.audit(filter, after, limit.clamp(1, 1000)).await.map_err(store_err)
+    pub async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEvent>> {
+        account::require(
+            &self.ctx(self.clock.now()),
+            Role::Support,
+            Permission::ReadAudit,
+        )?;
+        self.store
+            .audit(filter, after, limit.clamp(1, 1000))
+            .await
+            .map_err(store_err)
     }
 
     // ---- recovery --------------------------------------------------------------------------
 
     /// RS-3: the answer for an unknown account (or a failed check).
     fn as_unknown(&self) -> Result<()> {
-        if self.policy.reset.reveal_unknown_accounts_leaks_existence { Err(Error::ResetInputInvalid) } else { Ok(()) }
+        if self.policy.reset.reveal_unknown_accounts_leaks_existence {
+            Err(Error::ResetInputInvalid)
+        } else {
+            Ok(())
+        }
     }
 
     async fn record_unknown(&self, now: Timestamp, kind: AuditKind) -> Result<()> {
-        self.record(vec![AuditEvent::failure(now, kind, Actor::Anonymous, None, "unknown_account")]).await;
+        self.record(vec![AuditEvent::failure(
+            now,
+            kind,
+            Actor::Anonymous,
+            None,
+            "unknown_account",
+        )])
+        .await;
         self.as_unknown()
     }
 
@@ -945,11 +1285,18 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         bounded(Field::UserId, &req.user_id)?;
         let tenant = self.tenant_code(req.tenant.as_deref())?.to_owned();
         let r = UserRef::new(&tenant, req.user_id.trim());
-        let Some((t, _)) = self.tenant_and_user(&r).await?.filter(|(_, u)| self.is_live(now, u)) else {
+        let Some((t, _)) = self
+            .tenant_and_user(&r)
+            .await?
+            .filter(|(_, u)| self.is_live(now, u))
+        else {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         };
         if let Some(d) = &t.access_key
-            && !req.access_key.as_ref().is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d)
+            && !req
+                .access_key
+                .as_ref()
+                .is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d)
         {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         }
@@ -967,7 +1314,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let (r, nonce) = parse_opaque(token.trim()).ok_or(Error::ResetLinkInvalid)?;
         let (temp, phc) = self.temporary().await?;
         retrying!(self, {
-            let (t, u) = self.tenant_and_user(&r).await?.ok_or(Error::ResetLinkInvalid)?;
+            let (t, u) = self
+                .tenant_and_user(&r)
+                .await?
+                .ok_or(Error::ResetLinkInvalid)?;
             recovery::open_link(&self.ctx(now), &t, u, &nonce, &temp, &phc)
         })
     }
@@ -979,7 +1329,12 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         if !self.policy.reset.identity {
             return Err(Error::NotEnabled);
         }
-        for (f, v) in [(Field::Identifier, &claim.login_id), (Field::Name, &claim.name), (Field::Phone, &claim.phone), (Field::Email, &claim.email)] {
+        for (f, v) in [
+            (Field::Identifier, &claim.login_id),
+            (Field::Name, &claim.name),
+            (Field::Phone, &claim.phone),
+            (Field::Email, &claim.email),
+        ] {
             bounded(f, v)?;
         }
         let tenant = self.tenant_code(None)?.to_owned();
@@ -987,7 +1342,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         // The temporary password is made (and hashed) whatever the outcome, so a mismatch takes
         // as long as a match.
         let (temp, phc) = self.temporary().await?;
-        let Some((t, _)) = self.tenant_and_user(&r).await?.filter(|(_, u)| self.is_live(now, u)) else {
+        let Some((t, _)) = self
+            .tenant_and_user(&r)
+            .await?
+            .filter(|(_, u)| self.is_live(now, u))
+        else {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         };
         let ok = retrying!(self, {
@@ -1004,14 +1363,34 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             return Err(Error::NotEnabled);
         }
         bounded(Field::Email, &req.email)?;
-        let owners = self.store.email_owners(&email_key(&req.email)).await.map_err(store_err)?;
+        let owners = self
+            .store
+            .email_owners(&email_key(&req.email))
+            .await
+            .map_err(store_err)?;
         let mut sent = false;
         for o in owners.map(|o| o.owners).unwrap_or_default() {
-            let Some((t, u)) = self.tenant_and_user(&o).await?.filter(|(_, u)| self.is_live(now, u)) else { continue };
-            let d = recovery::forgot_login_id(&self.ctx(now), &t, &u, req.name.as_deref(), req.phone.as_deref());
+            let Some((t, u)) = self
+                .tenant_and_user(&o)
+                .await?
+                .filter(|(_, u)| self.is_live(now, u))
+            else {
+                continue;
+            };
+            let d = recovery::forgot_login_id(
+                &self.ctx(now),
+                &t,
+                &u,
+                req.name.as_deref(),
+                req.phone.as_deref(),
+            );
             sent |= matches!(self.apply(d).await?, Some(Ok(true)));
         }
-        if sent { Ok(()) } else { self.record_unknown(now, AuditKind::LoginIdNotified).await }
+        if sent {
+            Ok(())
+        } else {
+            self.record_unknown(now, AuditKind::LoginIdNotified).await
+        }
     }
 
     /// RS-6 / PW-7: e-Parcel password notification: a temporary password to the ID address.
@@ -1022,7 +1401,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         bounded(Field::Email, email)?;
         let (temp, phc) = self.temporary().await?;
-        let owners = self.store.email_owners(&email_key(email)).await.map_err(store_err)?;
+        let owners = self
+            .store
+            .email_owners(&email_key(email))
+            .await
+            .map_err(store_err)?;
         let Some(r) = owners.and_then(|o| match o.owners.as_slice() {
             [one] => Some(one.clone()),
             _ => None,
@@ -1030,7 +1413,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         };
         let ok = retrying!(self, {
-            let Some((t, u)) = self.tenant_and_user(&r).await?.filter(|(_, u)| self.is_live(now, u)) else {
+            let Some((t, u)) = self
+                .tenant_and_user(&r)
+                .await?
+                .filter(|(_, u)| self.is_live(now, u))
+            else {
                 return self.record_unknown(now, AuditKind::ResetRequested).await;
             };
             recovery::notify_password(&self.ctx(now), &t, u, &temp, &phc)
@@ -1048,7 +1435,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let mut report = SweepReport::default();
         let mut after: Option<String> = None;
         loop {
-            let page = self.store.scan_users(after.as_deref(), 200).await.map_err(store_err)?;
+            let page = self
+                .store
+                .scan_users(after.as_deref(), 200)
+                .await
+                .map_err(store_err)?;
             for u in &page.items {
                 report.scanned += 1;
                 if self.is_live(now, u) {
@@ -1058,8 +1449,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 let deleted: bool = retrying!(self, {
                     match self.user(&r).await? {
                         Some(cur) if !self.is_live(now, &cur) => {
-                            let ev = AuditEvent::success(now, AuditKind::UserDeleted, Actor::System, Some(&r)).with_detail("dormant");
-                            Decision::ok(true).writes(self.removal(&cur).await?).audit(ev)
+                            let ev = AuditEvent::success(
+                                now,
+                                AuditKind::UserDeleted,
+                                Actor::System,
+                                Some(&r),
+                            )
+                            .with_detail("dormant");
+                            Decision::ok(true)
+                                .writes(self.removal(&cur).await?)
+                                .audit(ev)
                         }
                         _ => Decision::ok(false),
                     }
@@ -1085,16 +1484,20 @@ fn merge_cleanup(cleanup: &mut Vec<Write>, writes: &mut Vec<Write>) {
     let mut merged = Vec::new();
     for c in cleanup.drain(..) {
         let keep = match &c {
-            Write::DeleteUser { user, expect } => match writes.iter_mut().find(|w| matches!(w, Write::PutUser(u) if u.user_ref() == *user)) {
+            Write::DeleteUser { user, expect } => match writes
+                .iter_mut()
+                .find(|w| matches!(w, Write::PutUser(u) if u.user_ref() == *user))
+            {
                 Some(Write::PutUser(u)) => {
                     u.version = *expect;
                     false
                 }
                 _ => true,
             },
-            Write::DeleteEmailOwners { address, .. } | Write::PutEmailOwners(EmailOwners { address, .. }) => {
-                !writes.iter().any(|w| matches!(w, Write::PutEmailOwners(r) if r.address == *address))
-            }
+            Write::DeleteEmailOwners { address, .. }
+            | Write::PutEmailOwners(EmailOwners { address, .. }) => !writes
+                .iter()
+                .any(|w| matches!(w, Write::PutEmailOwners(r) if r.address == *address)),
             _ => true,
         };
         if keep {
@@ -1103,4 +1506,203 @@ fn merge_cleanup(cleanup: &mut Vec<Write>, writes: &mut Vec<Write>) {
     }
     merged.append(writes);
     *writes = merged;
+}
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    use super::*;
+    use crate::flow::account::ProfileInput;
+    use crate::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
+    use crate::policy::HashParams;
+
+    type Svc = AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>;
+
+    fn service(
+        policy: Policy,
+        store: &Arc<MemoryStore>,
+        mailer: &Arc<CapturingMailer>,
+        clock: &Arc<ManualClock>,
+    ) -> Svc {
+        let key = SessionKey::new(vec![7u8; 32]).unwrap();
+        AuthService::new(
+            policy,
+            key,
+            Arc::clone(store),
+            Arc::clone(mailer),
+            Arc::clone(clock),
+            SeededRandom::new(42),
+        )
+        .unwrap()
+    }
+
+    fn tenant(code: &str) -> NewTenant {
+        NewTenant {
+            code: code.into(),
+            name: "黒猫堂".into(),
+            corporate_number: None,
+            logistics: true,
+            access_key: None,
+            lang: None,
+            admin: ProfileInput {
+                name: "黒猫太郎".into(),
+                email: Some("admin@example.com".into()),
+                ..Default::default()
+            },
+            admin_login_method: LoginMethod::MailOtp,
+            welcome_mail: true,
+        }
+    }
+
+    async fn first_login(
+        svc: &Svc,
+        mailer: &CapturingMailer,
+        code: &str,
+        password: &Secret,
+    ) -> Session {
+        let req = LoginRequest {
+            tenant: Some(code.into()),
+            identifier: Some(code.into()),
+            password: Some(password.clone()),
+            ..Default::default()
+        };
+        let LoginStep::SecondFactor(ch) = svc.login(req).await.unwrap() else {
+            panic!("second factor expected")
+        };
+        let otp =
+            crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap();
+        svc.verify_second_factor(ch.token.expose(), &Secret::new(otp))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn weaker_hash_is_replaced_at_the_next_login() {
+        // SPEC: PW-6
+        // GIVEN a user whose password was hashed at weaker parameters
+        let (store, mailer, clock) = (
+            Arc::new(MemoryStore::new()),
+            Arc::new(CapturingMailer::new()),
+            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
+        );
+        let weak = service(
+            Policy::kuroneko().with_test_hashing(),
+            &store,
+            &mailer,
+            &clock,
+        );
+        weak.support_create_tenant(&tenant("999999999"))
+            .await
+            .unwrap();
+        let temp = Secret::new(
+            crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap(),
+        );
+        let s = first_login(&weak, &mailer, "999999999", &temp).await;
+        let pw = Secret::new("Kuro2024neko");
+        weak.change_password(s.token.expose(), None, &pw, &pw)
+            .await
+            .unwrap();
+        let r = UserRef::new("999999999", "999999999");
+        let before = store.user(&r).await.unwrap().unwrap().password.phc;
+        assert!(before.contains("m=64,"), "{before}");
+        // WHEN the policy's parameters are raised and the user logs in
+        let mut strong_policy = Policy::kuroneko().with_test_hashing();
+        strong_policy.password.hash = HashParams {
+            m_cost: 128,
+            t_cost: 2,
+            p_cost: 1,
+        };
+        let strong = service(strong_policy, &store, &mailer, &clock);
+        first_login(&strong, &mailer, "999999999", &pw).await;
+        // THEN the stored hash uses the new parameters and still verifies the same password
+        let after = store.user(&r).await.unwrap().unwrap().password.phc;
+        assert!(after.contains("m=128,t=2,p=1"), "{after}");
+        first_login(&strong, &mailer, "999999999", &pw).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_mail_leaves_the_state_stored_and_the_request_retryable() {
+        // SPEC: L-3
+        // GIVEN an admin with a known password and a mailer that fails
+        let (store, mailer, clock) = (
+            Arc::new(MemoryStore::new()),
+            Arc::new(CapturingMailer::new()),
+            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
+        );
+        let svc = service(
+            Policy::kuroneko().with_test_hashing(),
+            &store,
+            &mailer,
+            &clock,
+        );
+        svc.support_create_tenant(&tenant("999999999"))
+            .await
+            .unwrap();
+        let temp = Secret::new(
+            crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap(),
+        );
+        mailer.set_failing(true);
+        let req = LoginRequest {
+            tenant: Some("999999999".into()),
+            identifier: Some("999999999".into()),
+            password: Some(temp.clone()),
+            ..Default::default()
+        };
+        // WHEN the OTP mail cannot be sent
+        let e = svc.login(req.clone()).await.unwrap_err();
+        // THEN the caller hears mail_failed, and a retry once mail works succeeds
+        assert_eq!(e.code(), "mail_failed");
+        mailer.set_failing(false);
+        assert!(matches!(
+            svc.login(req).await.unwrap(),
+            LoginStep::SecondFactor(_)
+        ));
+        let failed = svc
+            .audit_events(
+                &AuditFilter {
+                    kind: Some(AuditKind::OtpSent),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap();
+        assert!(
+            failed
+                .items
+                .iter()
+                .any(|e| e.outcome == crate::audit::Outcome::Failure("mail_failed".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_inputs_are_refused_before_any_work() {
+        let (store, mailer, clock) = (
+            Arc::new(MemoryStore::new()),
+            Arc::new(CapturingMailer::new()),
+            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
+        );
+        let svc = service(
+            Policy::kuroneko().with_test_hashing(),
+            &store,
+            &mailer,
+            &clock,
+        );
+        let huge = "9".repeat(MAX_INPUT + 1);
+        let req = LoginRequest {
+            tenant: Some("999999999".into()),
+            identifier: Some(huge.clone()),
+            password: Some(Secret::new("x")),
+            ..Default::default()
+        };
+        assert_eq!(svc.login(req).await.unwrap_err().code(), "invalid_input");
+        let req = LoginRequest {
+            tenant: Some("999999999".into()),
+            identifier: Some("a".into()),
+            password: Some(Secret::new(huge)),
+            ..Default::default()
+        };
+        assert_eq!(svc.login(req).await.unwrap_err().code(), "invalid_input");
+        assert_eq!(store.commits(), 0);
+    }
 }

@@ -1,14 +1,19 @@
 //! Tenants and users: support operations (T-1..T-3, R-4, RS-8, P-6, LC-4), admin operations
 //! (R-1, RS-7, LC-2, LC-3, P-3, P-4, E-1..E-6) and self-service edits, as pure steps.
 
-use super::{Ctx, Decision, claim_email, install_temporary, lang_for, mail_to, put_user, release_email};
+use super::{
+    Ctx, Decision, claim_email, install_temporary, lang_for, mail_to, put_user, release_email,
+};
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::email::{OwnerInfo, check_share};
 use crate::error::{Error, Field, InputProblem, Result};
 use crate::lang::Lang;
 use crate::lockout;
 use crate::mail::MailContent;
-use crate::model::{AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, Tenant, User, UserRef, Write};
+use crate::model::{
+    AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, Tenant, User,
+    UserRef, Write,
+};
 use crate::normalize::{self, email_key};
 use crate::policy::UserIdRule;
 use crate::role::{Permission, Role};
@@ -167,13 +172,21 @@ pub struct Created {
 
 /// refuse unless `role` holds `permission`.
 pub fn require(ctx: &Ctx<'_>, role: Role, permission: Permission) -> Result<()> {
-    if ctx.policy.can(role, permission) { Ok(()) } else { Err(Error::Forbidden) }
+    if ctx.policy.can(role, permission) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
 }
 
 fn empty_to_none(s: &Option<String>) -> Option<Option<String>> {
     s.as_ref().map(|v| {
         let t = v.trim();
-        if t.is_empty() { None } else { Some(t.to_owned()) }
+        if t.is_empty() {
+            None
+        } else {
+            Some(t.to_owned())
+        }
     })
 }
 
@@ -204,7 +217,13 @@ pub fn owner_info(tenant: &Tenant, user: &User) -> OwnerInfo {
 
 /// Moves `user` from its `old_email` to its current e-mail, checking E-1..E-5; the writes
 /// needed on the owners records.
-fn email_moves(ctx: &Ctx<'_>, tenant: &Tenant, user: &User, old_email: Option<&str>, st: &EmailState) -> Result<Vec<Write>> {
+fn email_moves(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    user: &User,
+    old_email: Option<&str>,
+    st: &EmailState,
+) -> Result<Vec<Write>> {
     let old_key = old_email.map(email_key);
     let new_key = user.email.as_deref().map(email_key);
     if old_key == new_key {
@@ -213,7 +232,11 @@ fn email_moves(ctx: &Ctx<'_>, tenant: &Tenant, user: &User, old_email: Option<&s
     let r = user.user_ref();
     let mut writes = Vec::new();
     if let Some(key) = &new_key {
-        check_share(&ctx.policy.email, &owner_info(tenant, user), &st.new_owner_infos)?;
+        check_share(
+            &ctx.policy.email,
+            &owner_info(tenant, user),
+            &st.new_owner_infos,
+        )?;
         writes.push(claim_email(key, st.new.as_ref(), &r));
     }
     if old_key.is_some()
@@ -232,7 +255,15 @@ fn check_method(user: &User) -> Result<()> {
     Ok(())
 }
 
-fn new_user_record(ctx: &Ctx<'_>, tenant: &str, user_id: &str, role: Role, p: &ProfileInput, method: LoginMethod, phc: String) -> User {
+fn new_user_record(
+    ctx: &Ctx<'_>,
+    tenant: &str,
+    user_id: &str,
+    role: Role,
+    p: &ProfileInput,
+    method: LoginMethod,
+    phc: String,
+) -> User {
     User {
         tenant: tenant.to_owned(),
         user_id: user_id.to_owned(),
@@ -240,8 +271,16 @@ fn new_user_record(ctx: &Ctx<'_>, tenant: &str, user_id: &str, role: Role, p: &P
         kind: p.kind,
         name: p.name.trim().to_owned(),
         family_name: p.family_name.as_ref().map(|f| f.trim().to_owned()),
-        email: p.email.as_ref().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
-        phone: p.phone.as_ref().map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
+        email: p
+            .email
+            .as_ref()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty()),
+        phone: p
+            .phone
+            .as_ref()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty()),
         same_as_admin: false,
         login_method: method,
         password: super::temporary_record(ctx, phc),
@@ -276,14 +315,26 @@ pub struct Temp<'a> {
 
 /// T-1..T-3 (support): a tenant and its admin. `admin_email` is the E-state of the admin's
 /// address.
-pub fn create_tenant(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &EmailState, temp: Temp<'_>) -> Decision<Created> {
+pub fn create_tenant(
+    ctx: &Ctx<'_>,
+    input: &NewTenant,
+    exists: bool,
+    st: &EmailState,
+    temp: Temp<'_>,
+) -> Decision<Created> {
     match create_tenant_inner(ctx, input, exists, st, temp) {
         Ok(d) => d,
         Err(e) => Decision::err(e),
     }
 }
 
-fn create_tenant_inner(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &EmailState, temp: Temp<'_>) -> Result<Decision<Created>> {
+fn create_tenant_inner(
+    ctx: &Ctx<'_>,
+    input: &NewTenant,
+    exists: bool,
+    st: &EmailState,
+    temp: Temp<'_>,
+) -> Result<Decision<Created>> {
     require(ctx, Role::Support, Permission::CreateTenant)?;
     let prof = &ctx.policy.profile;
     normalize::validate_tenant_code(&input.code, prof)?;
@@ -292,10 +343,16 @@ fn create_tenant_inner(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &Emai
         return Err(Error::invalid(Field::TenantName, InputProblem::Missing));
     }
     if name.chars().count() > 100 {
-        return Err(Error::invalid(Field::TenantName, InputProblem::TooLong { max: 100 }));
+        return Err(Error::invalid(
+            Field::TenantName,
+            InputProblem::TooLong { max: 100 },
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid(Field::TenantName, InputProblem::ControlCharacter));
+        return Err(Error::invalid(
+            Field::TenantName,
+            InputProblem::ControlCharacter,
+        ));
     }
     if let Some(c) = &input.corporate_number {
         normalize::validate_corporate_number(c)?;
@@ -322,7 +379,15 @@ fn create_tenant_inner(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &Emai
         created_at: ctx.now,
         version: 0,
     };
-    let mut admin = new_user_record(ctx, &tenant.code, &tenant.code, Role::Admin, &input.admin, input.admin_login_method, temp.phc.to_owned());
+    let mut admin = new_user_record(
+        ctx,
+        &tenant.code,
+        &tenant.code,
+        Role::Admin,
+        &input.admin,
+        input.admin_login_method,
+        temp.phc.to_owned(),
+    );
     if !input.welcome_mail {
         // Nobody knows this password: the admin starts with the reset link (Kuroneko Step 1).
         admin.password.temporary_until = Some(ctx.now);
@@ -331,7 +396,10 @@ fn create_tenant_inner(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &Emai
     let mut writes = vec![Write::PutTenant(tenant.clone())];
     writes.extend(email_moves(ctx, &tenant, &admin, None, st)?);
     let r = admin.user_ref();
-    let mut d = Decision::ok(Created { user: r.clone(), temporary_password: None });
+    let mut d = Decision::ok(Created {
+        user: r.clone(),
+        temporary_password: None,
+    });
     if input.welcome_mail {
         match &admin.email {
             Some(to) => {
@@ -341,14 +409,27 @@ fn create_tenant_inner(ctx: &Ctx<'_>, input: &NewTenant, exists: bool, st: &Emai
                     password: temp.password.clone(),
                     valid_days: ctx.policy.password.temporary_lifetime_days,
                 };
-                d = d.mail(mail_to(ctx, to, lang_for(ctx.policy, Some(&tenant), &admin), &content));
+                d = d.mail(mail_to(
+                    ctx,
+                    to,
+                    lang_for(ctx.policy, Some(&tenant), &admin),
+                    &content,
+                ));
             }
-            None => d.outcome = Ok(Created { user: r.clone(), temporary_password: Some(temp.password.clone()) }),
+            None => {
+                d.outcome = Ok(Created {
+                    user: r.clone(),
+                    temporary_password: Some(temp.password.clone()),
+                })
+            }
         }
     }
-    let ev = AuditEvent::success(ctx.now, AuditKind::TenantCreated, Actor::Support, None).with_tenant(tenant.code.clone());
+    let ev = AuditEvent::success(ctx.now, AuditKind::TenantCreated, Actor::Support, None)
+        .with_tenant(tenant.code.clone());
     writes.push(put_user(admin));
-    Ok(d.writes(writes).audit(ev).audit(audit_by(ctx, &Actor::Support, AuditKind::UserCreated, &r).with_detail("role admin")))
+    Ok(d.writes(writes).audit(ev).audit(
+        audit_by(ctx, &Actor::Support, AuditKind::UserCreated, &r).with_detail("role admin"),
+    ))
 }
 
 /// LC-2, T-4, R-3, E-1..E-6 (admin): a general or shipping user with a temporary password.
@@ -370,17 +451,38 @@ pub fn create_user(
 
 /// The e-mail a new or edited user will have: the admin's when same-as-admin (P-4).
 pub fn intended_email(admin: &User, same_as_admin: bool, given: Option<&str>) -> Option<String> {
-    if same_as_admin { admin.email.clone() } else { given.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned) }
+    if same_as_admin {
+        admin.email.clone()
+    } else {
+        given
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+    }
 }
 
-fn create_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, input: &NewUser, exists: bool, st: &EmailState, temp: Temp<'_>) -> Result<Decision<Created>> {
+fn create_user_inner(
+    ctx: &Ctx<'_>,
+    admin: &User,
+    tenant: &Tenant,
+    input: &NewUser,
+    exists: bool,
+    st: &EmailState,
+    temp: Temp<'_>,
+) -> Result<Decision<Created>> {
     require(ctx, admin.role, Permission::CreateUser)?;
     if !matches!(input.role, Role::General | Role::Shipping) {
         return Err(Error::Forbidden);
     }
     match ctx.policy.login.user_id {
-        UserIdRule::Email => normalize::validate_user_id(&input.user_id, &ctx.policy.login.user_id, ctx.policy.profile.email_max_len)?,
-        rule => normalize::validate_user_id(&input.user_id, &rule, ctx.policy.profile.email_max_len)?,
+        UserIdRule::Email => normalize::validate_user_id(
+            &input.user_id,
+            &ctx.policy.login.user_id,
+            ctx.policy.profile.email_max_len,
+        )?,
+        rule => {
+            normalize::validate_user_id(&input.user_id, &rule, ctx.policy.profile.email_max_len)?
+        }
     }
     if input.role == Role::Shipping && !tenant.logistics {
         return Err(Error::ShippingNotAllowed);
@@ -401,13 +503,28 @@ fn create_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, input: &NewUs
     if exists || input.user_id == tenant.code {
         return Err(Error::UserIdTaken);
     }
-    let user_id = if ctx.policy.login.user_id == UserIdRule::Email { email_key(&input.user_id) } else { input.user_id.clone() };
-    let mut user = new_user_record(ctx, &tenant.code, &user_id, input.role, &profile, input.login_method, temp.phc.to_owned());
+    let user_id = if ctx.policy.login.user_id == UserIdRule::Email {
+        email_key(&input.user_id)
+    } else {
+        input.user_id.clone()
+    };
+    let mut user = new_user_record(
+        ctx,
+        &tenant.code,
+        &user_id,
+        input.role,
+        &profile,
+        input.login_method,
+        temp.phc.to_owned(),
+    );
     user.same_as_admin = input.same_as_admin;
     check_method(&user)?;
     let writes = email_moves(ctx, tenant, &user, None, st)?;
     let r = user.user_ref();
-    let mut d = Decision::ok(Created { user: r.clone(), temporary_password: None });
+    let mut d = Decision::ok(Created {
+        user: r.clone(),
+        temporary_password: None,
+    });
     match &user.email {
         Some(to) => {
             let content = MailContent::UserRegistered {
@@ -416,34 +533,68 @@ fn create_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, input: &NewUs
                 password: temp.password.clone(),
                 valid_days: ctx.policy.password.temporary_lifetime_days,
             };
-            d = d.mail(mail_to(ctx, to, lang_for(ctx.policy, Some(tenant), &user), &content));
+            d = d.mail(mail_to(
+                ctx,
+                to,
+                lang_for(ctx.policy, Some(tenant), &user),
+                &content,
+            ));
         }
-        None => d.outcome = Ok(Created { user: r.clone(), temporary_password: Some(temp.password.clone()) }),
+        None => {
+            d.outcome = Ok(Created {
+                user: r.clone(),
+                temporary_password: Some(temp.password.clone()),
+            })
+        }
     }
-    let ev = audit_by(ctx, &Actor::user(&admin.user_ref()), AuditKind::UserCreated, &r).with_detail(format!("role {}", user.role.as_str()));
+    let ev = audit_by(
+        ctx,
+        &Actor::user(&admin.user_ref()),
+        AuditKind::UserCreated,
+        &r,
+    )
+    .with_detail(format!("role {}", user.role.as_str()));
     Ok(d.writes(writes).write(put_user(user)).audit(ev))
 }
 
 /// Whether `actor` (an admin) may manage `target`: same tenant, general or shipping.
 pub fn manages(actor: &User, target: &User) -> bool {
-    actor.role == Role::Admin && actor.tenant == target.tenant && matches!(target.role, Role::General | Role::Shipping)
+    actor.role == Role::Admin
+        && actor.tenant == target.tenant
+        && matches!(target.role, Role::General | Role::Shipping)
 }
 
 /// P-3, P-4, R-3, E-1..E-6 (admin): edits a general or shipping user.
-pub fn edit_user(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, target: User, edit: &UserEdit, st: &EmailState) -> Decision<()> {
+pub fn edit_user(
+    ctx: &Ctx<'_>,
+    admin: &User,
+    tenant: &Tenant,
+    target: User,
+    edit: &UserEdit,
+    st: &EmailState,
+) -> Decision<()> {
     match edit_user_inner(ctx, admin, tenant, target, edit, st) {
         Ok(d) => d,
         Err(e) => Decision::err(e),
     }
 }
 
-fn edit_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, mut user: User, edit: &UserEdit, st: &EmailState) -> Result<Decision<()>> {
+fn edit_user_inner(
+    ctx: &Ctx<'_>,
+    admin: &User,
+    tenant: &Tenant,
+    mut user: User,
+    edit: &UserEdit,
+    st: &EmailState,
+) -> Result<Decision<()>> {
     require(ctx, admin.role, Permission::EditUser)?;
     if !manages(admin, &user) {
         return Err(Error::NotFound);
     }
     if edit.user_id.as_ref().is_some_and(|id| *id != user.user_id) {
-        return Err(Error::FieldNotEditable { field: Field::UserId });
+        return Err(Error::FieldNotEditable {
+            field: Field::UserId,
+        });
     }
     let actor = Actor::user(&admin.user_ref());
     let r = user.user_ref();
@@ -461,7 +612,13 @@ fn edit_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, mut user: User,
         if role == Role::Shipping && user.same_as_admin && edit.same_as_admin != Some(false) {
             return Err(Error::Forbidden);
         }
-        events.push(audit_by(ctx, &actor, AuditKind::RoleChanged, &r).with_detail(format!("{} -> {}", user.role.as_str(), role.as_str())));
+        events.push(
+            audit_by(ctx, &actor, AuditKind::RoleChanged, &r).with_detail(format!(
+                "{} -> {}",
+                user.role.as_str(),
+                role.as_str()
+            )),
+        );
         user.role = role;
     }
     let same = edit.same_as_admin.unwrap_or(user.same_as_admin);
@@ -470,8 +627,14 @@ fn edit_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, mut user: User,
         if edit.name.as_ref().is_some_and(|n| *n != admin.name) {
             return Err(Error::FieldNotEditable { field: Field::Name });
         }
-        if edit.email.as_ref().is_some_and(|e| Some(e.trim()) != admin.email.as_deref()) {
-            return Err(Error::FieldNotEditable { field: Field::Email });
+        if edit
+            .email
+            .as_ref()
+            .is_some_and(|e| Some(e.trim()) != admin.email.as_deref())
+        {
+            return Err(Error::FieldNotEditable {
+                field: Field::Email,
+            });
         }
         if !user.same_as_admin {
             if !ctx.policy.email.same_as_admin || user.role != Role::General {
@@ -495,7 +658,10 @@ fn edit_user_inner(ctx: &Ctx<'_>, admin: &User, tenant: &Tenant, mut user: User,
         }
         if let Some(e) = empty_to_none(&edit.email) {
             user.email = e;
-        } else if edit.same_as_admin == Some(false) && old_email.is_some() && old_email == admin.email {
+        } else if edit.same_as_admin == Some(false)
+            && old_email.is_some()
+            && old_email == admin.email
+        {
             // Leaving "same as admin" without a new address: the admin's address is not kept.
             user.email = None;
         }
@@ -536,17 +702,32 @@ fn email_key_opt(e: &Option<String>) -> Option<String> {
 /// P-3, P-6 (self): a user edits its own profile. Same-as-admin users cannot change name or
 /// e-mail (P-4); the admin's e-mail (and so its followers') is changed by support (P-6).
 /// `followers` are the tenant's same-as-admin users when `user` is the admin.
-pub fn edit_self(ctx: &Ctx<'_>, tenant: &Tenant, user: User, edit: &SelfEdit, st: &EmailState, followers: Vec<User>) -> Decision<()> {
+pub fn edit_self(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    user: User,
+    edit: &SelfEdit,
+    st: &EmailState,
+    followers: Vec<User>,
+) -> Decision<()> {
     match edit_self_inner(ctx, tenant, user, edit, st, followers) {
         Ok(d) => d,
         Err(e) => Decision::err(e),
     }
 }
 
-fn edit_self_inner(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, edit: &SelfEdit, st: &EmailState, followers: Vec<User>) -> Result<Decision<()>> {
+fn edit_self_inner(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    mut user: User,
+    edit: &SelfEdit,
+    st: &EmailState,
+    followers: Vec<User>,
+) -> Result<Decision<()>> {
     require(ctx, user.role, Permission::EditSelf)?;
     let old_email = user.email.clone();
-    let email_change = empty_to_none(&edit.email).filter(|e| email_key_opt(e) != email_key_opt(&old_email) || *e != old_email);
+    let email_change = empty_to_none(&edit.email)
+        .filter(|e| email_key_opt(e) != email_key_opt(&old_email) || *e != old_email);
     if user.same_as_admin {
         if edit.name.as_ref().is_some_and(|n| *n != user.name) || edit.family_name.is_some() {
             return Err(Error::FieldNotEditable { field: Field::Name });
@@ -557,7 +738,9 @@ fn edit_self_inner(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, edit: &SelfEd
     }
     // P-6: the admin's address is changed by support (its same-as-admin users follow it), and
     // where the address is the login ID (e-Parcel) so is everyone's.
-    if email_change.is_some() && (user.role == Role::Admin || ctx.policy.login.user_id == UserIdRule::Email) {
+    if email_change.is_some()
+        && (user.role == Role::Admin || ctx.policy.login.user_id == UserIdRule::Email)
+    {
         return Err(Error::SupportOnly);
     }
     if let Some(n) = &edit.name {
@@ -604,10 +787,16 @@ fn edit_self_inner(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, edit: &SelfEd
     d = d.audit(audit_by(ctx, &actor, AuditKind::UserEdited, &r));
     // P-4: the admin's name is the same-as-admin users' name.
     for mut f in followers {
-        if f.same_as_admin && f.tenant == user.tenant && (f.name != user.name || f.family_name != user.family_name) {
+        if f.same_as_admin
+            && f.tenant == user.tenant
+            && (f.name != user.name || f.family_name != user.family_name)
+        {
             f.name = user.name.clone();
             f.family_name = user.family_name.clone();
-            d = d.audit(audit_by(ctx, &actor, AuditKind::UserEdited, &f.user_ref()).with_detail("follows admin"));
+            d = d.audit(
+                audit_by(ctx, &actor, AuditKind::UserEdited, &f.user_ref())
+                    .with_detail("follows admin"),
+            );
             d = d.write(put_user(f));
         }
     }
@@ -615,7 +804,13 @@ fn edit_self_inner(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, edit: &SelfEd
 }
 
 /// LC-3 (admin): deletes a general or shipping user and frees its ID, e-mail and certificates.
-pub fn delete_user(ctx: &Ctx<'_>, admin: &User, target: &User, email: Option<&EmailOwners>, certs: &[CertOwner]) -> Decision<()> {
+pub fn delete_user(
+    ctx: &Ctx<'_>,
+    admin: &User,
+    target: &User,
+    email: Option<&EmailOwners>,
+    certs: &[CertOwner],
+) -> Decision<()> {
     if let Err(e) = require(ctx, admin.role, Permission::DeleteUser) {
         return Decision::err(e);
     }
@@ -623,16 +818,29 @@ pub fn delete_user(ctx: &Ctx<'_>, admin: &User, target: &User, email: Option<&Em
         return Decision::err(Error::NotFound);
     }
     let actor = Actor::user(&admin.user_ref());
-    Decision::ok(()).writes(removal_writes(target, email, certs)).audit(audit_by(ctx, &actor, AuditKind::UserDeleted, &target.user_ref()))
+    Decision::ok(())
+        .writes(removal_writes(target, email, certs))
+        .audit(audit_by(
+            ctx,
+            &actor,
+            AuditKind::UserDeleted,
+            &target.user_ref(),
+        ))
 }
 
 /// The writes that remove `user` and release its claims (LC-1, LC-3).
 pub fn removal_writes(user: &User, email: Option<&EmailOwners>, certs: &[CertOwner]) -> Vec<Write> {
     let r = user.user_ref();
-    let mut w = vec![Write::DeleteUser { user: r.clone(), expect: user.version }];
+    let mut w = vec![Write::DeleteUser {
+        user: r.clone(),
+        expect: user.version,
+    }];
     w.extend(release_email(email, &r));
     for c in certs.iter().filter(|c| c.owner == r) {
-        w.push(Write::DeleteCertOwner { key: c.key.clone(), expect: c.version });
+        w.push(Write::DeleteCertOwner {
+            key: c.key.clone(),
+            expect: c.version,
+        });
     }
     w
 }
@@ -648,7 +856,13 @@ pub enum Resetter<'a> {
 
 /// RS-7 / RS-8: a temporary password mailed to the user, forced change, lock cleared (RS-8
 /// always; RS-7 per policy), outstanding OTPs and links void (RS-9).
-pub fn reset_password(ctx: &Ctx<'_>, by: &Resetter<'_>, tenant: &Tenant, mut user: User, temp: Temp<'_>) -> Decision<Option<Secret>> {
+pub fn reset_password(
+    ctx: &Ctx<'_>,
+    by: &Resetter<'_>,
+    tenant: &Tenant,
+    mut user: User,
+    temp: Temp<'_>,
+) -> Decision<Option<Secret>> {
     let (actor, clear_lock) = match by {
         Resetter::Admin(a) => {
             if let Err(e) = require(ctx, a.role, Permission::ResetUserPassword) {
@@ -657,7 +871,10 @@ pub fn reset_password(ctx: &Ctx<'_>, by: &Resetter<'_>, tenant: &Tenant, mut use
             if !manages(a, &user) {
                 return Decision::err(Error::NotFound);
             }
-            (Actor::user(&a.user_ref()), ctx.policy.lockout.admin_reset_unlocks)
+            (
+                Actor::user(&a.user_ref()),
+                ctx.policy.lockout.admin_reset_unlocks,
+            )
         }
         Resetter::Support => {
             if let Err(e) = require(ctx, Role::Support, Permission::ResetAdmin) {
@@ -682,7 +899,12 @@ pub fn reset_password(ctx: &Ctx<'_>, by: &Resetter<'_>, tenant: &Tenant, mut use
                 password: temp.password.clone(),
                 valid_days: ctx.policy.password.temporary_lifetime_days,
             };
-            d = d.mail(mail_to(ctx, to, lang_for(ctx.policy, Some(tenant), &user), &content));
+            d = d.mail(mail_to(
+                ctx,
+                to,
+                lang_for(ctx.policy, Some(tenant), &user),
+                &content,
+            ));
         }
         None => d.outcome = Ok(Some(temp.password.clone())),
     }
@@ -701,7 +923,12 @@ pub fn reset_authenticator(ctx: &Ctx<'_>, admin: &User, mut user: User) -> Decis
     user.totp = None;
     user.totp_pending = None;
     user.pending_login = None;
-    let ev = audit_by(ctx, &Actor::user(&admin.user_ref()), AuditKind::AuthenticatorReset, &user.user_ref());
+    let ev = audit_by(
+        ctx,
+        &Actor::user(&admin.user_ref()),
+        AuditKind::AuthenticatorReset,
+        &user.user_ref(),
+    );
     Decision::ok(()).audit(ev).write(put_user(user))
 }
 
@@ -719,8 +946,14 @@ pub fn unlock(ctx: &Ctx<'_>, by: &Resetter<'_>, mut user: User) -> Decision<()> 
             Actor::user(&a.user_ref())
         }
         Resetter::Support => {
-            let perm = if user.role == Role::Admin { Permission::UnlockAdmin } else { Permission::UnlockUser };
-            if let Err(e) = require(ctx, Role::Support, perm).or_else(|_| require(ctx, Role::Support, Permission::UnlockAdmin)) {
+            let perm = if user.role == Role::Admin {
+                Permission::UnlockAdmin
+            } else {
+                Permission::UnlockUser
+            };
+            if let Err(e) = require(ctx, Role::Support, perm)
+                .or_else(|_| require(ctx, Role::Support, Permission::UnlockAdmin))
+            {
                 return Decision::err(e);
             }
             Actor::Support
@@ -732,7 +965,14 @@ pub fn unlock(ctx: &Ctx<'_>, by: &Resetter<'_>, mut user: User) -> Decision<()> 
 }
 
 /// P-6, P-4 (support): changes an admin's e-mail; its same-as-admin users follow.
-pub fn change_admin_email(ctx: &Ctx<'_>, tenant: &Tenant, mut admin: User, new_email: &str, st: &EmailState, followers: Vec<User>) -> Decision<()> {
+pub fn change_admin_email(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    mut admin: User,
+    new_email: &str,
+    st: &EmailState,
+    followers: Vec<User>,
+) -> Decision<()> {
     if let Err(e) = require(ctx, Role::Support, Permission::ChangeAdminEmail) {
         return Decision::err(e);
     }
@@ -744,11 +984,18 @@ pub fn change_admin_email(ctx: &Ctx<'_>, tenant: &Tenant, mut admin: User, new_e
     }
     let old = admin.email.clone();
     admin.email = Some(new_email.trim().to_owned());
-    let followers: Vec<User> = followers.into_iter().filter(|f| f.same_as_admin && f.tenant == admin.tenant).collect();
+    let followers: Vec<User> = followers
+        .into_iter()
+        .filter(|f| f.same_as_admin && f.tenant == admin.tenant)
+        .collect();
     // The followers move with the admin: they leave the old address and join the new one.
     let mut new_infos = st.new_owner_infos.clone();
     new_infos.retain(|o| !followers.iter().any(|f| f.user_ref() == o.user));
-    let st_admin = EmailState { old: st.old.clone(), new: st.new.clone(), new_owner_infos: new_infos };
+    let st_admin = EmailState {
+        old: st.old.clone(),
+        new: st.new.clone(),
+        new_owner_infos: new_infos,
+    };
     let mut writes = match email_moves(ctx, tenant, &admin, old.as_deref(), &st_admin) {
         Ok(w) => w,
         Err(e) => return Decision::err(e),
@@ -756,12 +1003,16 @@ pub fn change_admin_email(ctx: &Ctx<'_>, tenant: &Tenant, mut admin: User, new_e
     if email_key_opt(&old) == email_key_opt(&admin.email) {
         // Only the spelling changed: nothing moves between owner records.
         let r = admin.user_ref();
-        return Decision::ok(()).audit(audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &r)).write(put_user(admin));
+        return Decision::ok(())
+            .audit(audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &r))
+            .write(put_user(admin));
     }
     // Fold the followers into the two owners records written above.
     for w in &mut writes {
         match w {
-            Write::PutEmailOwners(rec) if Some(&rec.address) == email_key_opt(&admin.email).as_ref() => {
+            Write::PutEmailOwners(rec)
+                if Some(&rec.address) == email_key_opt(&admin.email).as_ref() =>
+            {
                 for f in &followers {
                     if !rec.owners.contains(&f.user_ref()) {
                         rec.owners.push(f.user_ref());
@@ -769,7 +1020,9 @@ pub fn change_admin_email(ctx: &Ctx<'_>, tenant: &Tenant, mut admin: User, new_e
                 }
                 rec.owners.sort();
             }
-            Write::PutEmailOwners(rec) => rec.owners.retain(|o| !followers.iter().any(|f| f.user_ref() == *o)),
+            Write::PutEmailOwners(rec) => rec
+                .owners
+                .retain(|o| !followers.iter().any(|f| f.user_ref() == *o)),
             _ => {}
         }
     }
@@ -777,18 +1030,25 @@ pub fn change_admin_email(ctx: &Ctx<'_>, tenant: &Tenant, mut admin: User, new_e
     let writes: Vec<Write> = writes
         .into_iter()
         .map(|w| match w {
-            Write::PutEmailOwners(rec) if rec.owners.is_empty() => Write::DeleteEmailOwners { address: rec.address, expect: rec.version },
+            Write::PutEmailOwners(rec) if rec.owners.is_empty() => Write::DeleteEmailOwners {
+                address: rec.address,
+                expect: rec.version,
+            },
             other => other,
         })
         .collect();
     let mut d = Decision::ok(()).writes(writes);
     for mut f in followers {
         f.email = admin.email.clone();
-        d = d.audit(audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &f.user_ref()).with_detail("follows admin"));
+        d = d.audit(
+            audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &f.user_ref())
+                .with_detail("follows admin"),
+        );
         d = d.write(put_user(f));
     }
     let r = admin.user_ref();
-    d.audit(audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &r)).write(put_user(admin))
+    d.audit(audit_by(ctx, &Actor::Support, AuditKind::EmailChanged, &r))
+        .write(put_user(admin))
 }
 
 /// L-8, LC-4 (support): binds a certificate to `user`. With `replace`, the user's other
@@ -811,25 +1071,50 @@ pub fn bind_certificate(
     match existing {
         Some(o) if o.owner != r => {
             // The certificate moves to this user: the previous holder loses it.
-            writes.push(Write::DeleteCertOwner { key: o.key.clone(), expect: o.version });
-            writes.push(Write::PutCertOwner(CertOwner { key: binding.key.clone(), owner: r.clone(), version: 0 }));
+            writes.push(Write::DeleteCertOwner {
+                key: o.key.clone(),
+                expect: o.version,
+            });
+            writes.push(Write::PutCertOwner(CertOwner {
+                key: binding.key.clone(),
+                owner: r.clone(),
+                version: 0,
+            }));
         }
         Some(_) => {}
-        None => writes.push(Write::PutCertOwner(CertOwner { key: binding.key.clone(), owner: r.clone(), version: 0 })),
+        None => writes.push(Write::PutCertOwner(CertOwner {
+            key: binding.key.clone(),
+            owner: r.clone(),
+            version: 0,
+        })),
     }
     // Deleting and re-creating one key in one batch is not expressible; collapse to an update.
-    if let [Write::DeleteCertOwner { expect, .. }, Write::PutCertOwner(rec)] = writes.as_mut_slice() {
+    if let [
+        Write::DeleteCertOwner { expect, .. },
+        Write::PutCertOwner(rec),
+    ] = writes.as_mut_slice()
+    {
         rec.version = *expect;
         writes.remove(0);
     }
     if replace {
-        for p in previous.iter().filter(|p| p.owner == r && p.key != binding.key) {
-            writes.push(Write::DeleteCertOwner { key: p.key.clone(), expect: p.version });
+        for p in previous
+            .iter()
+            .filter(|p| p.owner == r && p.key != binding.key)
+        {
+            writes.push(Write::DeleteCertOwner {
+                key: p.key.clone(),
+                expect: p.version,
+            });
         }
         user.certificates.clear();
     }
     user.certificates.retain(|c| c.key != binding.key);
     user.certificates.push(binding);
-    let ev = audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &r).with_detail(if replace { "re-bound" } else { "bound" });
-    Decision::ok(()).writes(writes).audit(ev).write(put_user(user))
+    let ev = audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &r)
+        .with_detail(if replace { "re-bound" } else { "bound" });
+    Decision::ok(())
+        .writes(writes)
+        .audit(ev)
+        .write(put_user(user))
 }

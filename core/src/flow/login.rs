@@ -123,7 +123,10 @@ pub fn session_for(ctx: &Ctx<'_>, user: &User) -> Session {
         None
     };
     let (scope, ttl) = match reason {
-        Some(_) => (SessionScope::ChangePassword, ctx.policy.login.change_password_session_ttl_secs),
+        Some(_) => (
+            SessionScope::ChangePassword,
+            ctx.policy.login.change_password_session_ttl_secs,
+        ),
         None => (SessionScope::Full, ctx.policy.login.session_ttl_secs),
     };
     let claims = SessionClaims {
@@ -135,7 +138,11 @@ pub fn session_for(ctx: &Ctx<'_>, user: &User) -> Session {
         issued_at: ctx.now,
         expires_at: ctx.now.plus_secs(ttl),
     };
-    Session { token: ctx.key.sign(&claims), claims, must_change_password: reason }
+    Session {
+        token: ctx.key.sign(&claims),
+        claims,
+        must_change_password: reason,
+    }
 }
 
 fn code_digest(ctx: &Ctx<'_>, user: &User, code: &Secret) -> crate::secret::Digest {
@@ -145,11 +152,20 @@ fn code_digest(ctx: &Ctx<'_>, user: &User, code: &Secret) -> crate::secret::Dige
 
 /// First factor on an existing, live user (the service answers `login_failed` for unknown or
 /// dormant users after a dummy verification).
-pub fn first_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, check: &FirstFactorCheck) -> Decision<LoginStep> {
+pub fn first_factor(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    mut user: User,
+    check: &FirstFactorCheck,
+) -> Decision<LoginStep> {
     let pol = ctx.policy;
     let right = check.credentials_ok && check.access_key_ok;
     if let LockStatus::Locked { .. } = lockout::status(&user.lock, &pol.lockout, ctx.now) {
-        let code = if right { Error::Locked } else { Error::LoginFailed };
+        let code = if right {
+            Error::Locked
+        } else {
+            Error::LoginFailed
+        };
         let ev = failure(ctx, AuditKind::LoginFailed, &user, code.code());
         return Decision::err(code).audit(ev);
     }
@@ -157,7 +173,12 @@ pub fn first_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, check: &Firs
     let right = right && !password::temporary_expired(&user.password, ctx.now);
     if !right {
         let locked_now = lockout::record_failure(&mut user.lock, &pol.lockout, ctx.now);
-        let mut d = Decision::err(Error::LoginFailed).audit(failure(ctx, AuditKind::LoginFailed, &user, "login_failed"));
+        let mut d = Decision::err(Error::LoginFailed).audit(failure(
+            ctx,
+            AuditKind::LoginFailed,
+            &user,
+            "login_failed",
+        ));
         if locked_now {
             d = d.audit(event(ctx, AuditKind::Locked, &user));
         }
@@ -168,19 +189,30 @@ pub fn first_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, check: &Firs
     }
     if pol.login.second_factor == SecondFactor::Off {
         let s = complete(ctx, &mut user);
-        return Decision::ok(LoginStep::Session(s)).audit(event(ctx, AuditKind::LoginSucceeded, &user)).write(put_user(user));
+        return Decision::ok(LoginStep::Session(s))
+            .audit(event(ctx, AuditKind::LoginSucceeded, &user))
+            .write(put_user(user));
     }
     start_second_factor(ctx, tenant, user)
 }
 
 fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decision<LoginStep> {
     let pol = ctx.policy;
-    let previous_sends = user.pending_login.as_ref().map(|p| p.sends.clone()).unwrap_or_default();
+    let previous_sends = user
+        .pending_login
+        .as_ref()
+        .map(|p| p.sends.clone())
+        .unwrap_or_default();
     let (token, nonce) = issue_opaque(&user.user_ref(), ctx.rng);
     match user.login_method {
         LoginMethod::MailOtp => {
             let Some(to) = user.email.clone() else {
-                let ev = failure(ctx, AuditKind::OtpSent, &user, Error::MailOtpNotConfigured.code());
+                let ev = failure(
+                    ctx,
+                    AuditKind::OtpSent,
+                    &user,
+                    Error::MailOtpNotConfigured.code(),
+                );
                 return Decision::err(Error::MailOtpNotConfigured).audit(ev);
             };
             if !otp::may_send(&pol.otp, &previous_sends, ctx.now) {
@@ -198,9 +230,18 @@ fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decisi
                 enrol: None,
             });
             let lang = super::lang_for(pol, Some(tenant), &user);
-            let content = MailContent::Otp { user_id: user.user_id.clone(), code, valid_minutes: pol.otp.mail_ttl_secs / 60 };
+            let content = MailContent::Otp {
+                user_id: user.user_id.clone(),
+                code,
+                valid_minutes: pol.otp.mail_ttl_secs / 60,
+            };
             let mail = super::mail_to(ctx, &to, lang, &content);
-            let challenge = Challenge { token, method: LoginMethod::MailOtp, expires_at, enrolment: None };
+            let challenge = Challenge {
+                token,
+                method: LoginMethod::MailOtp,
+                expires_at,
+                enrolment: None,
+            };
             Decision::ok(LoginStep::SecondFactor(challenge))
                 .audit(event(ctx, AuditKind::OtpSent, &user))
                 .mail(mail)
@@ -215,16 +256,32 @@ fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decisi
             } else {
                 (None, None)
             };
-            user.pending_login =
-                Some(PendingLogin { nonce, code: None, expires_at, sends: previous_sends, started_at: ctx.now, enrol });
-            let challenge = Challenge { token, method: LoginMethod::Totp, expires_at, enrolment };
+            user.pending_login = Some(PendingLogin {
+                nonce,
+                code: None,
+                expires_at,
+                sends: previous_sends,
+                started_at: ctx.now,
+                enrol,
+            });
+            let challenge = Challenge {
+                token,
+                method: LoginMethod::Totp,
+                expires_at,
+                enrolment,
+            };
             Decision::ok(LoginStep::SecondFactor(challenge)).write(put_user(user))
         }
     }
 }
 
 /// The enrolment data for `secret`.
-pub fn enrolment_for(ctx: &Ctx<'_>, tenant: &Tenant, user: &User, secret: &SecretBytes) -> TotpEnrolment {
+pub fn enrolment_for(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    user: &User,
+    secret: &SecretBytes,
+) -> TotpEnrolment {
     let issuer = &ctx.policy.otp.totp_issuer;
     let account = format!("{}:{}", tenant.code, user.user_id);
     TotpEnrolment {
@@ -233,13 +290,23 @@ pub fn enrolment_for(ctx: &Ctx<'_>, tenant: &Tenant, user: &User, secret: &Secre
     }
 }
 
-fn live_challenge<'u>(ctx: &Ctx<'_>, user: &'u User, nonce: &crate::secret::Digest) -> Option<&'u PendingLogin> {
+fn live_challenge<'u>(
+    ctx: &Ctx<'_>,
+    user: &'u User,
+    nonce: &crate::secret::Digest,
+) -> Option<&'u PendingLogin> {
     let p = user.pending_login.as_ref()?;
-    (p.nonce == *nonce && ctx.now < p.started_at.plus_secs(ctx.policy.login.challenge_ttl_secs)).then_some(p)
+    (p.nonce == *nonce && ctx.now < p.started_at.plus_secs(ctx.policy.login.challenge_ttl_secs))
+        .then_some(p)
 }
 
 /// L-1..L-4: the second factor for the challenge whose nonce digest is `nonce`.
-pub fn second_factor(ctx: &Ctx<'_>, mut user: User, nonce: &crate::secret::Digest, code: &Secret) -> Decision<Session> {
+pub fn second_factor(
+    ctx: &Ctx<'_>,
+    mut user: User,
+    nonce: &crate::secret::Digest,
+    code: &Secret,
+) -> Decision<Session> {
     let pol = ctx.policy;
     let Some(pending) = live_challenge(ctx, &user, nonce).cloned() else {
         return Decision::err(Error::ChallengeExpired);
@@ -266,7 +333,10 @@ pub fn second_factor(ctx: &Ctx<'_>, mut user: User, nonce: &crate::secret::Diges
             };
             match totp::verify(&secret, code, ctx.now, last, &pol.otp) {
                 Some(step) => {
-                    user.totp = Some(TotpRecord { secret, last_step: Some(step) });
+                    user.totp = Some(TotpRecord {
+                        secret,
+                        last_step: Some(step),
+                    });
                     true
                 }
                 None => false,
@@ -275,12 +345,19 @@ pub fn second_factor(ctx: &Ctx<'_>, mut user: User, nonce: &crate::secret::Diges
     };
     if !verified {
         let failed = failure(ctx, AuditKind::OtpFailed, &user, "otp_invalid");
-        if pol.lockout.count_otp_failures && lockout::record_failure(&mut user.lock, &pol.lockout, ctx.now) {
+        if pol.lockout.count_otp_failures
+            && lockout::record_failure(&mut user.lock, &pol.lockout, ctx.now)
+        {
             user.pending_login = None;
             let locked = event(ctx, AuditKind::Locked, &user);
-            return Decision::err(Error::Locked).audit(failed).audit(locked).write(put_user(user));
+            return Decision::err(Error::Locked)
+                .audit(failed)
+                .audit(locked)
+                .write(put_user(user));
         }
-        return Decision::err(Error::OtpInvalid).audit(failed).write(put_user(user));
+        return Decision::err(Error::OtpInvalid)
+            .audit(failed)
+            .write(put_user(user));
     }
     let s = complete(ctx, &mut user);
     Decision::ok(s)
@@ -290,7 +367,12 @@ pub fn second_factor(ctx: &Ctx<'_>, mut user: User, nonce: &crate::secret::Diges
 }
 
 /// L-3: a new code for a live mail-OTP challenge; the old one dies.
-pub fn resend(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, nonce: &crate::secret::Digest) -> Decision<Timestamp> {
+pub fn resend(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    mut user: User,
+    nonce: &crate::secret::Digest,
+) -> Decision<Timestamp> {
     let pol = ctx.policy;
     let Some(mut pending) = live_challenge(ctx, &user, nonce).cloned() else {
         return Decision::err(Error::ChallengeExpired);
@@ -312,9 +394,16 @@ pub fn resend(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User, nonce: &crate::sec
     let expires_at = pending.expires_at;
     user.pending_login = Some(pending);
     let lang = super::lang_for(pol, Some(tenant), &user);
-    let content = MailContent::Otp { user_id: user.user_id.clone(), code, valid_minutes: pol.otp.mail_ttl_secs / 60 };
+    let content = MailContent::Otp {
+        user_id: user.user_id.clone(),
+        code,
+        valid_minutes: pol.otp.mail_ttl_secs / 60,
+    };
     let mail = super::mail_to(ctx, &to, lang, &content);
-    Decision::ok(expires_at).audit(event(ctx, AuditKind::OtpSent, &user)).mail(mail).write(put_user(user))
+    Decision::ok(expires_at)
+        .audit(event(ctx, AuditKind::OtpSent, &user))
+        .mail(mail)
+        .write(put_user(user))
 }
 
 /// What the service established about a password change.
@@ -350,12 +439,18 @@ pub fn change_password(ctx: &Ctx<'_>, mut user: User, check: &ChangeCheck) -> De
         return Decision::err(Error::PasswordRejected(vec![p]));
     }
     super::retire_password(ctx, &mut user);
-    user.password = crate::model::PasswordRecord { phc: check.new_phc.clone(), set_at: ctx.now, temporary_until: None };
+    user.password = crate::model::PasswordRecord {
+        phc: check.new_phc.clone(),
+        set_at: ctx.now,
+        temporary_until: None,
+    };
     user.credential_version = user.credential_version.saturating_add(1);
     user.pending_login = None;
     user.pending_reset = None;
     let s = session_for(ctx, &user);
-    Decision::ok(s).audit(event(ctx, AuditKind::PasswordChanged, &user)).write(put_user(user))
+    Decision::ok(s)
+        .audit(event(ctx, AuditKind::PasswordChanged, &user))
+        .write(put_user(user))
 }
 
 /// Checks a session token against the stored user (L-9, RS-9): the user exists, is live and
@@ -364,7 +459,10 @@ pub fn check_session(ctx: &Ctx<'_>, claims: &SessionClaims, user: Option<&User>)
     let Some(user) = user else {
         return Err(Error::SessionInvalid);
     };
-    if user.credential_version != claims.credential_version || user.role != claims.role || is_dormant(ctx, user) {
+    if user.credential_version != claims.credential_version
+        || user.role != claims.role
+        || is_dormant(ctx, user)
+    {
         return Err(Error::SessionInvalid);
     }
     Ok(())
@@ -376,7 +474,10 @@ pub fn is_dormant(ctx: &Ctx<'_>, user: &User) -> bool {
     let Some(days) = ctx.policy.lifecycle.dormancy_days else {
         return false;
     };
-    if !matches!(user.role, crate::role::Role::General | crate::role::Role::Shipping) {
+    if !matches!(
+        user.role,
+        crate::role::Role::General | crate::role::Role::Shipping
+    ) {
         return false;
     }
     let since = user.last_login_at.unwrap_or(user.created_at);

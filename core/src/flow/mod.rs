@@ -57,7 +57,12 @@ pub struct Decision<T> {
 impl<T> Decision<T> {
     /// A decision with an outcome and nothing else yet.
     pub fn new(outcome: Result<T>) -> Self {
-        Self { outcome, writes: Vec::new(), mails: Vec::new(), audit: Vec::new() }
+        Self {
+            outcome,
+            writes: Vec::new(),
+            mails: Vec::new(),
+            audit: Vec::new(),
+        }
     }
     /// Success.
     pub fn ok(v: T) -> Self {
@@ -95,7 +100,9 @@ impl<T> Decision<T> {
 
 /// The language of mails to `user` (M-2): the user's, else the tenant's, else the policy's.
 pub fn lang_for(policy: &Policy, tenant: Option<&Tenant>, user: &User) -> Lang {
-    user.lang.or(tenant.and_then(|t| t.lang)).unwrap_or(policy.mail.default_lang)
+    user.lang
+        .or(tenant.and_then(|t| t.lang))
+        .unwrap_or(policy.mail.default_lang)
 }
 
 /// Renders a mail.
@@ -113,7 +120,10 @@ pub fn temporary_record(ctx: &Ctx<'_>, phc: String) -> PasswordRecord {
     PasswordRecord {
         phc,
         set_at: ctx.now,
-        temporary_until: Some(ctx.now.plus_days(i64::from(ctx.policy.password.temporary_lifetime_days))),
+        temporary_until: Some(
+            ctx.now
+                .plus_days(i64::from(ctx.policy.password.temporary_lifetime_days)),
+        ),
     }
 }
 
@@ -143,7 +153,11 @@ pub fn retire_password(ctx: &Ctx<'_>, user: &mut User) {
 
 /// Adds `user` to the owners of `address` (`current` as loaded).
 pub fn claim_email(address: &str, current: Option<&EmailOwners>, user: &UserRef) -> Write {
-    let mut rec = current.cloned().unwrap_or(EmailOwners { address: address.to_owned(), owners: Vec::new(), version: 0 });
+    let mut rec = current.cloned().unwrap_or(EmailOwners {
+        address: address.to_owned(),
+        owners: Vec::new(),
+        version: 0,
+    });
     if !rec.owners.contains(user) {
         rec.owners.push(user.clone());
         rec.owners.sort();
@@ -161,7 +175,10 @@ pub fn release_email(current: Option<&EmailOwners>, user: &UserRef) -> Option<Wr
     let mut rec = rec.clone();
     rec.owners.retain(|o| o != user);
     Some(if rec.owners.is_empty() {
-        Write::DeleteEmailOwners { address: rec.address, expect: rec.version }
+        Write::DeleteEmailOwners {
+            address: rec.address,
+            expect: rec.version,
+        }
     } else {
         Write::PutEmailOwners(rec)
     })
