@@ -53,7 +53,9 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> StoreResult<MutexGuard<'_, Inner>> {
-        self.inner.lock().map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
     }
 
     /// Commits that succeeded.
@@ -69,15 +71,36 @@ impl MemoryStore {
     fn check(inner: &Inner, w: &Write) -> bool {
         let version = |v: Option<u64>| v.unwrap_or(0);
         match w {
-            Write::PutTenant(t) => version(inner.tenants.get(&t.code).map(|x| x.version)) == t.version,
-            Write::PutUser(u) => version(inner.users.get(&(u.tenant.clone(), u.user_id.clone())).map(|x| x.version)) == u.version,
-            Write::DeleteUser { user, expect } => {
-                inner.users.get(&(user.tenant.clone(), user.user_id.clone())).map(|x| x.version) == Some(*expect)
+            Write::PutTenant(t) => {
+                version(inner.tenants.get(&t.code).map(|x| x.version)) == t.version
             }
-            Write::PutEmailOwners(e) => version(inner.emails.get(&e.address).map(|x| x.version)) == e.version,
-            Write::DeleteEmailOwners { address, expect } => inner.emails.get(address).map(|x| x.version) == Some(*expect),
-            Write::PutCertOwner(c) => version(inner.certs.get(&c.key).map(|x| x.version)) == c.version,
-            Write::DeleteCertOwner { key, expect } => inner.certs.get(key).map(|x| x.version) == Some(*expect),
+            Write::PutUser(u) => {
+                version(
+                    inner
+                        .users
+                        .get(&(u.tenant.clone(), u.user_id.clone()))
+                        .map(|x| x.version),
+                ) == u.version
+            }
+            Write::DeleteUser { user, expect } => {
+                inner
+                    .users
+                    .get(&(user.tenant.clone(), user.user_id.clone()))
+                    .map(|x| x.version)
+                    == Some(*expect)
+            }
+            Write::PutEmailOwners(e) => {
+                version(inner.emails.get(&e.address).map(|x| x.version)) == e.version
+            }
+            Write::DeleteEmailOwners { address, expect } => {
+                inner.emails.get(address).map(|x| x.version) == Some(*expect)
+            }
+            Write::PutCertOwner(c) => {
+                version(inner.certs.get(&c.key).map(|x| x.version)) == c.version
+            }
+            Write::DeleteCertOwner { key, expect } => {
+                inner.certs.get(key).map(|x| x.version) == Some(*expect)
+            }
         }
     }
 
@@ -125,7 +148,10 @@ fn page<T: Clone>(items: impl Iterator<Item = (String, T)>, limit: usize) -> Pag
         last = Some(k);
         out.push(v);
     }
-    Page { items: out, next: if more { last } else { None } }
+    Page {
+        items: out,
+        next: if more { last } else { None },
+    }
 }
 
 impl Store for MemoryStore {
@@ -134,7 +160,11 @@ impl Store for MemoryStore {
     }
 
     async fn user(&self, user: &UserRef) -> StoreResult<Option<User>> {
-        Ok(self.lock()?.users.get(&(user.tenant.clone(), user.user_id.clone())).cloned())
+        Ok(self
+            .lock()?
+            .users
+            .get(&(user.tenant.clone(), user.user_id.clone()))
+            .cloned())
     }
 
     async fn email_owners(&self, address: &str) -> StoreResult<Option<EmailOwners>> {
@@ -145,7 +175,12 @@ impl Store for MemoryStore {
         Ok(self.lock()?.certs.get(key).cloned())
     }
 
-    async fn list_users(&self, tenant: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<User>> {
+    async fn list_users(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<User>> {
         let g = self.lock()?;
         let it = g
             .users
@@ -171,7 +206,10 @@ impl Store for MemoryStore {
         let mut seen = BTreeSet::new();
         for w in &writes {
             if !seen.insert(key_of(w)) {
-                return Err(StoreError::Unavailable(format!("one batch writes {} twice", key_of(w))));
+                return Err(StoreError::Unavailable(format!(
+                    "one batch writes {} twice",
+                    key_of(w)
+                )));
             }
         }
         if !writes.iter().all(|w| Self::check(&g, w)) {
@@ -190,10 +228,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn audit(&self, filter: &AuditFilter, after: Option<&str>, limit: usize) -> StoreResult<Page<AuditEvent>> {
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<AuditEvent>> {
         let g = self.lock()?;
-        let start = after.and_then(|a| a.parse::<usize>().ok()).map_or(0, |a| a + 1);
-        let it = g.audit.iter().enumerate().skip(start).filter(|(_, e)| filter.matches(e)).map(|(i, e)| (i.to_string(), e.clone()));
+        let start = after
+            .and_then(|a| a.parse::<usize>().ok())
+            .map_or(0, |a| a + 1);
+        let it = g
+            .audit
+            .iter()
+            .enumerate()
+            .skip(start)
+            .filter(|(_, e)| filter.matches(e))
+            .map(|(i, e)| (i.to_string(), e.clone()));
         Ok(page(it, limit))
     }
 }
@@ -216,7 +267,10 @@ impl CapturingMailer {
     }
     /// Mails sent to `to` (case-insensitive), oldest first.
     pub fn to(&self, to: &str) -> Vec<Mail> {
-        self.mails().into_iter().filter(|m| m.to.eq_ignore_ascii_case(to)).collect()
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .collect()
     }
     /// The newest mail to `to`.
     pub fn last_to(&self, to: &str) -> Option<Mail> {
@@ -239,7 +293,10 @@ impl Mailer for CapturingMailer {
         if self.fail.load(Ordering::SeqCst) {
             return Err(MailError("capturing mailer told to fail".into()));
         }
-        self.mails.lock().map_err(|_| MailError("poisoned".into()))?.push(mail.clone());
+        self.mails
+            .lock()
+            .map_err(|_| MailError("poisoned".into()))?
+            .push(mail.clone());
         Ok(())
     }
 }
