@@ -1108,6 +1108,8 @@ pub fn bind_certificate(
             });
         }
         user.certificates.clear();
+        // LC-4: the old person in charge is out: sessions made with the old certificate end.
+        user.credential_version = user.credential_version.saturating_add(1);
     }
     user.certificates.retain(|c| c.key != binding.key);
     user.certificates.push(binding);
