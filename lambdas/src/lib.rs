@@ -1,4 +1,10 @@
-//! monban-lambdas: the HTTP API (one axum router) and the AWS adapters.
-//!
-//! Placeholder until the HTTP API and AWS issues: the crate exists so the workspace layout of
-//! DESIGN.md builds from the start.
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod extract;
+pub mod http_error;
+pub mod state;
+
+pub use api::{ApiDoc, BODY_LIMIT, router};
+pub use http_error::{ApiError, ERROR_CODES, ErrorBody};
+pub use state::AppState;

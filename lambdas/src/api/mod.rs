@@ -1,0 +1,229 @@
+//! The routes, their JSON types (DTOs) and the OpenAPI document built from them.
+//!
+//! The DTOs here are the HTTP contract: they derive `Deserialize`/`Serialize` + `ToSchema` and
+//! convert to and from the core's types, which know nothing of HTTP or utoipa.
+
+pub mod admin;
+pub mod login;
+pub mod me;
+pub mod recovery;
+pub mod support;
+pub mod types;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{self, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use monban_core::ports::{Mailer, Store};
+use monban_core::{Error, Field, InputProblem};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::http_error::{ApiError, ErrorBody, HttpProblem, finish};
+use crate::state::AppState;
+
+/// Largest request body accepted (64 KiB); larger → 413 `payload_too_large`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Longest tenant code or user ID accepted in a path (the core's own input bound).
+pub const MAX_PATH_ID: usize = 1024;
+
+/// Refuses a path ID that is over-long or holds control characters before any work is done.
+pub(crate) fn checked_id(field: Field, s: &str) -> Result<(), ApiError> {
+    if s.chars().count() > MAX_PATH_ID {
+        return Err(Error::invalid(field, InputProblem::TooLong { max: MAX_PATH_ID }).into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::invalid(field, InputProblem::ControlCharacter).into());
+    }
+    Ok(())
+}
+
+/// `GET /health`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// Liveness: the router answers.
+#[utoipa::path(get, path = "/health", tag = "meta",
+    responses((status = 200, description = "Up", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+pub async fn openapi() -> Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
+    let mut res = doc.clone().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+async fn route_not_found() -> ApiError {
+    HttpProblem::RouteNotFound.into()
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut session = Http::new(HttpAuthScheme::Bearer);
+        session.description = Some(
+            "A session token from `POST /login` → `POST /login/otp` (L-9): `Authorization: Bearer <token>`."
+                .into(),
+        );
+        components.add_security_scheme("session", SecurityScheme::Http(session));
+        let mut support = Http::new(HttpAuthScheme::Bearer);
+        support.description = Some(
+            "The support API token configured at the server's start (R-4): `Authorization: Bearer <token>`."
+                .into(),
+        );
+        components.add_security_scheme("support", SecurityScheme::Http(support));
+    }
+}
+
+/// The OpenAPI document: every route the [`router`] serves.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "monban",
+        description = "The monban authentication API. JSON in and out (snake_case); every error is `{\"code\", \"message\"}` with the message in the language of `Accept-Language` (ja or en). Times are seconds since the Unix epoch."
+    ),
+    paths(
+        health,
+        openapi,
+        login::login,
+        login::verify_otp,
+        login::resend_otp,
+        login::logout,
+        me::whoami,
+        me::edit_self,
+        me::change_password,
+        me::begin_totp,
+        me::confirm_totp,
+        me::permission,
+        admin::list_users,
+        admin::create_user,
+        admin::get_user,
+        admin::edit_user,
+        admin::delete_user,
+        admin::unlock,
+        admin::reset_password,
+        admin::reset_authenticator,
+        support::create_tenant,
+        support::list_users,
+        support::unlock,
+        support::reset_password,
+        support::change_admin_email,
+        support::bind_certificate,
+        support::sweep,
+        support::audit,
+        recovery::request_reset,
+        recovery::open_link_post,
+        recovery::open_link_get,
+        recovery::identity_reset,
+        recovery::forgot_login_id,
+        recovery::password_notification,
+    ),
+    components(schemas(ErrorBody, types::Permission)),
+    modifiers(&Security),
+    tags(
+        (name = "login", description = "L-1..L-9: first factor, second factor, logout"),
+        (name = "self", description = "The signed-in user's own account"),
+        (name = "admin", description = "R-1: the tenant admin's user management"),
+        (name = "support", description = "R-4: support staff, with the support API token"),
+        (name = "recovery", description = "RS-1..RS-6: recovery without a session"),
+        (name = "meta", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole HTTP API as one router (DESIGN principle 7): the local server, the Lambda and the
+/// tests all build this.
+pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/login", post(login::login::<S, M>))
+        .route("/login/otp", post(login::verify_otp::<S, M>))
+        .route("/login/otp/resend", post(login::resend_otp::<S, M>))
+        .route("/logout", post(login::logout::<S, M>))
+        .route("/me", get(me::whoami::<S, M>).patch(me::edit_self::<S, M>))
+        .route("/me/password", post(me::change_password::<S, M>))
+        .route("/me/totp", post(me::begin_totp::<S, M>))
+        .route("/me/totp/confirm", post(me::confirm_totp::<S, M>))
+        .route("/me/permissions/{permission}", get(me::permission::<S, M>))
+        .route(
+            "/admin/users",
+            get(admin::list_users::<S, M>).post(admin::create_user::<S, M>),
+        )
+        .route(
+            "/admin/users/{id}",
+            get(admin::get_user::<S, M>)
+                .patch(admin::edit_user::<S, M>)
+                .delete(admin::delete_user::<S, M>),
+        )
+        .route("/admin/users/{id}/unlock", post(admin::unlock::<S, M>))
+        .route(
+            "/admin/users/{id}/reset-password",
+            post(admin::reset_password::<S, M>),
+        )
+        .route(
+            "/admin/users/{id}/reset-authenticator",
+            post(admin::reset_authenticator::<S, M>),
+        )
+        .route("/support/tenants", post(support::create_tenant::<S, M>))
+        .route(
+            "/support/tenants/{code}/users",
+            get(support::list_users::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/users/{id}/unlock",
+            post(support::unlock::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/users/{id}/reset-password",
+            post(support::reset_password::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/admin-email",
+            put(support::change_admin_email::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/users/{id}/certificates",
+            post(support::bind_certificate::<S, M>),
+        )
+        .route("/support/sweep", post(support::sweep::<S, M>))
+        .route("/support/audit", get(support::audit::<S, M>))
+        .route("/reset", post(recovery::request_reset::<S, M>))
+        .route("/reset/open", post(recovery::open_link_post::<S, M>))
+        .route("/reset/identity", post(recovery::identity_reset::<S, M>))
+        .route("/reset/{token}", get(recovery::open_link_get::<S, M>))
+        .route("/forgot-login-id", post(recovery::forgot_login_id::<S, M>))
+        .route(
+            "/password-notification",
+            post(recovery::password_notification::<S, M>),
+        )
+        .fallback(route_not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            finish::<S, M>,
+        ))
+        .with_state(state)
+}

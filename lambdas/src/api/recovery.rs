@@ -1,0 +1,371 @@
+//! Recovery without a session (RS-1..RS-6): reset link, identity reset, forgot login ID,
+//! password notification.
+//!
+//! SPEC: RS-3 — for an unknown account the core answers exactly as for a known one, and these
+//! handlers turn both into the same `202 {"status":"accepted"}`: same status, same headers, same
+//! body. Nothing here depends on whether the account exists.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use monban_core::flow::recovery::IdentityClaim as CoreClaim;
+use monban_core::ports::{Mailer, Store};
+use monban_core::service::{ForgotLoginId as CoreForgot, ResetRequest as CoreReset};
+use monban_core::{Lang, Secret};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::types::Accepted;
+use crate::extract::{ApiJson, ApiPath};
+use crate::http_error::{ApiError, ErrorBody, OwnBody, request_lang};
+use crate::state::AppState;
+
+/// RS-1: asks for a reset link.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// Tenant code (defaults to the policy's tenant).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// User ID.
+    pub user_id: String,
+    /// The tenant's access key (T-2).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub access_key: Option<Secret>,
+}
+
+/// RS-1: the token of a reset link.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLink {
+    /// The last path segment of the mailed URL.
+    #[schema(value_type = String, format = Password)]
+    pub token: Secret,
+}
+
+/// RS-4: the identity-verification form: every field must match the account.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityClaim {
+    /// Login ID.
+    pub login_id: String,
+    /// Name (full-width spaces, runs of spaces and case ignored, P-5).
+    pub name: String,
+    /// Phone (digits compared).
+    pub phone: String,
+    /// The registered e-mail (this form cannot set a new one).
+    pub email: String,
+}
+
+/// RS-5: forgot login ID.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotLoginId {
+    /// The registered e-mail.
+    pub email: String,
+    /// Name, where the policy asks for it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Phone, where the policy asks for it.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// RS-6: e-Parcel password notification.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordNotification {
+    /// The ID (the e-mail address).
+    pub email: String,
+}
+
+/// The link was opened: a temporary password is on its way (RS-1).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LinkOpened {
+    /// Always `temporary_password_mailed`.
+    pub status: String,
+    /// For a person, in the request's language.
+    pub message: String,
+}
+
+fn opened_message(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => {
+            "仮パスワードを登録済みのメールアドレスへお送りしました。メールに記載の仮パスワードでログインし、パスワードを変更してください。"
+        }
+        Lang::En => {
+            "A temporary password was sent to your registered e-mail address. Log in with it, then choose a new password."
+        }
+    }
+}
+
+fn accepted() -> (StatusCode, Json<Accepted>) {
+    (StatusCode::ACCEPTED, Json(Accepted::new()))
+}
+
+/// Asks for a reset link (RS-1, RS-2).
+#[utoipa::path(post, path = "/reset", tag = "recovery",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, description = "Accepted — the same answer whether or not the account exists (RS-3)", body = Accepted),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 404, description = "`not_enabled`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`; `reset_input_invalid` only where the policy opts into revealing unknown accounts", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn request_reset<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let req = CoreReset {
+        tenant: req.tenant,
+        user_id: req.user_id,
+        access_key: req.access_key,
+    };
+    st.service().request_password_reset(&req).await?;
+    Ok(accepted())
+}
+
+/// Opens a reset link (RS-1): the link dies and a temporary password is mailed.
+#[utoipa::path(post, path = "/reset/open", tag = "recovery",
+    request_body = OpenLink,
+    responses(
+        (status = 200, description = "The temporary password was mailed", body = LinkOpened),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 410, description = "`reset_link_invalid`: used, superseded or expired", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn open_link_post<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<OpenLink>,
+) -> Result<Json<LinkOpened>, ApiError> {
+    st.service().open_reset_link(req.token.expose()).await?;
+    let lang = request_lang(&headers, st.service().policy().mail.default_lang);
+    Ok(Json(LinkOpened {
+        status: "temporary_password_mailed".into(),
+        message: opened_message(lang).into(),
+    }))
+}
+
+/// The reset link as mailed (RS-1): opening it mails the temporary password. Answers a small
+/// HTML page when `Accept` prefers `text/html` (a browser), else JSON.
+#[utoipa::path(get, path = "/reset/{token}", tag = "recovery",
+    params(("token" = String, Path, description = "The token from the mailed URL")),
+    responses(
+        (status = 200, description = "The temporary password was mailed",
+            content((LinkOpened = "application/json"), (String = "text/html"))),
+        (status = 410, description = "`reset_link_invalid`",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn open_link_get<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    headers: HeaderMap,
+    ApiPath(token): ApiPath<String>,
+) -> Response {
+    let token = Secret::new(token);
+    let lang = request_lang(&headers, st.service().policy().mail.default_lang);
+    let outcome = st.service().open_reset_link(token.expose()).await;
+    if !wants_html(&headers) {
+        return match outcome {
+            Ok(()) => Json(LinkOpened {
+                status: "temporary_password_mailed".into(),
+                message: opened_message(lang).into(),
+            })
+            .into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        };
+    }
+    let title = match lang {
+        Lang::Ja => "パスワード初期化",
+        Lang::En => "Password reset",
+    };
+    let (status, message) = match outcome {
+        Ok(()) => (StatusCode::OK, opened_message(lang).to_owned()),
+        Err(e) => {
+            let e = ApiError::from(e);
+            (e.status(), e.body(lang).message)
+        }
+    };
+    html_page(status, lang, title, &message)
+}
+
+/// Whether the client prefers HTML to JSON (a browser opening the mailed link).
+fn wants_html(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let q = |wanted: &str| {
+        accept
+            .split(',')
+            .filter_map(|part| {
+                let mut it = part.split(';');
+                let media = it.next()?.trim();
+                if !media.eq_ignore_ascii_case(wanted) {
+                    return None;
+                }
+                let q = it
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some(q)
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = q("text/html");
+    html > 0.0 && html >= q("application/json")
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str) -> Response {
+    let lang_tag = match lang {
+        Lang::Ja => "ja",
+        Lang::En => "en",
+    };
+    let body = format!(
+        "<!doctype html>\n<html lang=\"{lang_tag}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title></head>\n<body><h1>{t}</h1>\n<p>{m}</p></body></html>\n",
+        t = escape(title),
+        m = escape(message),
+    );
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The URL holds the (now dead) token: keep it out of Referer headers and the page inert.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    res.extensions_mut().insert(OwnBody);
+    res
+}
+
+/// Identity-verification reset (RS-4): a temporary password goes to the registered address
+/// when login ID, name, phone and e-mail all match.
+#[utoipa::path(post, path = "/reset/identity", tag = "recovery",
+    request_body = IdentityClaim,
+    responses(
+        (status = 202, description = "Accepted — the same answer on any mismatch (RS-4)", body = Accepted),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 404, description = "`not_enabled`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn identity_reset<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    ApiJson(c): ApiJson<IdentityClaim>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let claim = CoreClaim {
+        login_id: c.login_id,
+        name: c.name,
+        phone: c.phone,
+        email: c.email,
+    };
+    st.service().identity_reset(&claim).await?;
+    Ok(accepted())
+}
+
+/// Forgot login ID (RS-5): the login ID is mailed to the registered address.
+#[utoipa::path(post, path = "/forgot-login-id", tag = "recovery",
+    request_body = ForgotLoginId,
+    responses(
+        (status = 202, description = "Accepted — the same answer whether or not the address is known (RS-5)", body = Accepted),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 404, description = "`not_enabled`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn forgot_login_id<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    ApiJson(f): ApiJson<ForgotLoginId>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let req = CoreForgot {
+        email: f.email,
+        name: f.name,
+        phone: f.phone,
+    };
+    st.service().forgot_login_id(&req).await?;
+    Ok(accepted())
+}
+
+/// e-Parcel password notification (RS-6, PW-7): a temporary password to the ID address.
+#[utoipa::path(post, path = "/password-notification", tag = "recovery",
+    request_body = PasswordNotification,
+    responses(
+        (status = 202, description = "Accepted — the same answer whether or not the address is known", body = Accepted),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 404, description = "`not_enabled`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn password_notification<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    ApiJson(n): ApiJson<PasswordNotification>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    st.service().request_password_notification(&n.email).await?;
+    Ok(accepted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_get_html_and_api_clients_json() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_html(&h));
+        for (accept, html) in [
+            (
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                true,
+            ),
+            ("application/json", false),
+            ("*/*", false),
+            ("application/json, text/html;q=0.5", false),
+            ("text/html;q=0", false),
+            ("TEXT/HTML", true),
+        ] {
+            h.insert(header::ACCEPT, HeaderValue::from_static(accept));
+            assert_eq!(wants_html(&h), html, "{accept}");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+    }
+}

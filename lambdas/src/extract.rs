@@ -1,0 +1,168 @@
+//! Extractors whose rejections are [`ApiError`]s, so a bad request is always answered with the
+//! JSON `{code, message}` body (never axum's plain-text rejection).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use monban_core::ports::{Mailer, Store};
+use monban_core::{Error, Secret};
+use serde::de::DeserializeOwned;
+
+use crate::http_error::{ApiError, HttpProblem};
+use crate::state::AppState;
+
+/// A JSON object body. Malformed JSON, wrong types, unknown fields, a top level that is not an
+/// object, a missing or wrong content type and non-UTF-8 bytes → 400 `invalid_request`; a body
+/// over the limit → 413 `payload_too_large`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+/// `application/json` or `application/<something>+json`, parameters ignored.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(HttpProblem::InvalidRequest.into());
+        }
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(HttpProblem::PayloadTooLarge.into());
+            }
+            Err(_) => return Err(HttpProblem::InvalidRequest.into()),
+        };
+        // serde would also read a struct from a JSON array; every body of this API is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(HttpProblem::InvalidRequest.into());
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|_| HttpProblem::InvalidRequest.into())
+    }
+}
+
+/// Path parameters; a value that does not parse → 400 `invalid_request`.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, St: Send + Sync> FromRequestParts<St> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|_| HttpProblem::InvalidRequest.into())
+    }
+}
+
+/// Query parameters; a value that does not parse → 400 `invalid_request`. Unknown parameters
+/// are ignored (cache busters and the like).
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequestParts<St> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|_| HttpProblem::InvalidRequest.into())
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive), if well-formed.
+fn bearer(parts: &Parts) -> Option<Secret> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Secret::new(token))
+}
+
+/// A session token from `Authorization: Bearer` (L-9). Missing or malformed → 401
+/// `session_invalid`, the same answer as an expired or outdated token.
+#[derive(Debug, Clone)]
+pub struct SessionToken(pub Secret);
+
+impl<St: Send + Sync> FromRequestParts<St> for SessionToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        bearer(parts)
+            .map(SessionToken)
+            .ok_or(ApiError::Core(Error::SessionInvalid))
+    }
+}
+
+/// Support staff, authenticated by the support API token. No token configured → 403
+/// `forbidden`; a missing or wrong token → 401 `unauthorized`.
+#[derive(Debug, Clone, Copy)]
+pub struct Support;
+
+impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> for Support {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<S, M>,
+    ) -> Result<Self, ApiError> {
+        let presented = bearer(parts);
+        match state.check_support(presented.as_ref().map_or("", |t| t.expose())) {
+            None => Err(Error::Forbidden.into()),
+            Some(true) if presented.is_some() => Ok(Support),
+            Some(_) => Err(HttpProblem::Unauthorized.into()),
+        }
+    }
+}
+
+/// L-8: the client certificate a trusted TLS terminator vouches for, from the
+/// `X-Client-Cert-Sha256` header, believed only when [`AppState::trust_cert_header`] is on.
+#[derive(Debug, Clone, Default)]
+pub struct TransportCert(pub Option<monban_core::cert::ClientCert>);
+
+/// The header a trusted proxy puts the client certificate's SHA-256 fingerprint in.
+pub const CERT_HEADER: &str = "x-client-cert-sha256";
+
+impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> for TransportCert {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<S, M>,
+    ) -> Result<Self, ApiError> {
+        if !state.trusts_cert_header() {
+            return Ok(TransportCert(None));
+        }
+        match parts.headers.get(CERT_HEADER) {
+            None => Ok(TransportCert(None)),
+            Some(v) => {
+                let fp = v.to_str().map_err(|_| HttpProblem::InvalidRequest)?;
+                Ok(TransportCert(Some(monban_core::cert::ClientCert {
+                    sha256: Some(fp.to_owned()),
+                    serial: None,
+                    subject_dn: None,
+                })))
+            }
+        }
+    }
+}

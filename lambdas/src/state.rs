@@ -1,0 +1,92 @@
+//! What the router holds: the service, the support credential and the transport settings.
+
+use monban_core::secret::Digest;
+use monban_core::{AuthService, Secret};
+use std::sync::Arc;
+
+/// The router's state: the [`AuthService`], the SHA-256 of the support API token (never the
+/// token itself) and whether a trusted proxy's certificate header is believed.
+///
+/// Cloning is cheap (one `Arc`). Nothing in it is locked while a request runs: the service's
+/// argon2 work goes through its `Offload` port (a server passes
+/// `monban_embedded::TokioOffload`).
+pub struct AppState<S, M> {
+    inner: Arc<Inner<S, M>>,
+}
+
+struct Inner<S, M> {
+    service: Arc<AuthService<S, M>>,
+    support: Option<Digest>,
+    trust_cert_header: bool,
+}
+
+impl<S, M> Clone for AppState<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S, M> std::fmt::Debug for AppState<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("service", &self.inner.service)
+            .field("support_token", &self.inner.support.map(|_| "[configured]"))
+            .field("trust_cert_header", &self.inner.trust_cert_header)
+            .finish()
+    }
+}
+
+impl<S, M> AppState<S, M> {
+    /// State over `service`. `support_token` is the support staff's API token, configured at
+    /// start; only its SHA-256 is kept, and a request's `Authorization: Bearer` is compared with
+    /// it in constant time. `None` (or an empty token) turns the `/support/*` routes off: they
+    /// answer 403 `forbidden`.
+    pub fn new(service: impl Into<Arc<AuthService<S, M>>>, support_token: Option<Secret>) -> Self {
+        let support = support_token
+            .filter(|t| !t.expose().trim().is_empty())
+            .map(|t| Digest::of(t.expose().trim().as_bytes()));
+        Self {
+            inner: Arc::new(Inner {
+                service: service.into(),
+                support,
+                trust_cert_header: false,
+            }),
+        }
+    }
+
+    /// L-8: believe an `X-Client-Cert-Sha256` header (the SHA-256 fingerprint of the client
+    /// certificate, hex) on `POST /login`. Only for a server behind a TLS terminator that
+    /// verifies client certificates and sets — and strips from clients — that header. Off by
+    /// default: anyone can send any header, and a fingerprint is no secret.
+    #[must_use]
+    pub fn trust_cert_header(self, trust: bool) -> Self {
+        let inner = Inner {
+            service: Arc::clone(&self.inner.service),
+            support: self.inner.support,
+            trust_cert_header: trust,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &AuthService<S, M> {
+        &self.inner.service
+    }
+
+    /// Whether the certificate header is believed.
+    pub fn trusts_cert_header(&self) -> bool {
+        self.inner.trust_cert_header
+    }
+
+    /// `Some(ok)` when a support token is configured: whether `presented` is it (constant-time
+    /// comparison of the SHA-256 digests). `None` when support is off.
+    pub(crate) fn check_support(&self, presented: &str) -> Option<bool> {
+        self.inner
+            .support
+            .map(|d| Digest::of(presented.trim().as_bytes()) == d)
+    }
+}
