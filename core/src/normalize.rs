@@ -121,12 +121,20 @@ fn invalid(field: Field, problem: InputProblem) -> Error {
     Error::invalid(field, problem)
 }
 
-/// Missing when empty or only white space; ControlCharacter when it holds one.
+/// Control characters, and the bidirectional formatting characters that can make a name
+/// display as something else (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069).
+pub fn is_control_like(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Missing when empty or only white space; ControlCharacter when it holds a control or
+/// bidirectional formatting character.
 fn check_present(field: Field, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(invalid(field, InputProblem::Missing));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(is_control_like) {
         return Err(invalid(field, InputProblem::ControlCharacter));
     }
     Ok(())
@@ -876,5 +884,17 @@ mod tests {
                 prop_assert!(!s.contains(' '));
             }
         }
+    }
+
+    #[test]
+    fn bidi_overrides_are_refused_in_names() {
+        // SPEC: P-1
+        let rule = crate::policy::NameRule::Width { max_width: 60 };
+        let e = validate_name("abc\u{202E}fdp.exe", None, &rule).unwrap_err();
+        assert_eq!(
+            e,
+            Error::invalid(Field::Name, InputProblem::ControlCharacter)
+        );
+        assert!(validate_name("黒田 猫太", None, &rule).is_ok());
     }
 }
