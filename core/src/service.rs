@@ -587,8 +587,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         };
         let cert_required = mode != CertificateLogin::Off;
         let mut checked_phc = user.password.phc.clone();
+        let mut typed = typed_password(&user, req.password.as_ref());
         let mut password_ok = self
-            .password_check(needs_password, req.password.as_ref(), &checked_phc)
+            .password_check(needs_password, typed.as_ref(), &checked_phc)
             .await?;
         let mut credentials_ok =
             password_ok && identifier_matches && (!cert_required || cert_key.is_some());
@@ -597,13 +598,14 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         for _ in 0..MAX_ATTEMPTS {
             if user.password.phc != checked_phc {
                 checked_phc = user.password.phc.clone();
+                typed = typed_password(&user, req.password.as_ref());
                 password_ok = self
-                    .password_check(needs_password, req.password.as_ref(), &checked_phc)
+                    .password_check(needs_password, typed.as_ref(), &checked_phc)
                     .await?;
                 credentials_ok =
                     password_ok && identifier_matches && (!cert_required || cert_key.is_some());
             }
-            let rehash = match &req.password {
+            let rehash = match &typed {
                 Some(p)
                     if credentials_ok
                         && needs_password
@@ -1474,6 +1476,18 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         Ok(report)
     }
+}
+
+/// The password as it is checked: a temporary password was delivered by mail and is trimmed of
+/// the white space a copy and paste brings along (M-3); a chosen password is taken as typed.
+fn typed_password(user: &User, given: Option<&Secret>) -> Option<Secret> {
+    given.map(|p| {
+        if user.password.temporary_until.is_some() {
+            p.trimmed()
+        } else {
+            p.clone()
+        }
+    })
 }
 
 /// Puts the deletion of a dormant predecessor (same user ID) before the creation writes. A
