@@ -16,9 +16,9 @@ pub mod error;
 pub mod flow;
 pub mod lang;
 pub mod lockout;
+pub mod mail;
 #[cfg(feature = "test-util")]
 pub mod memory;
-pub mod mail;
 pub mod model;
 pub mod normalize;
 pub mod otp;
@@ -37,5 +37,5 @@ pub use lang::Lang;
 pub use policy::Policy;
 pub use role::{Permission, Role};
 pub use secret::Secret;
-pub use time::Timestamp;
 pub use service::AuthService;
+pub use time::Timestamp;

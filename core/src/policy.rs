@@ -642,7 +642,10 @@ impl Policy {
         if l.identifier == Identifier::Email && !self.email.unique {
             return bad("login.identifier = email needs email.unique");
         }
-        if l.session_ttl_secs <= 0 || l.change_password_session_ttl_secs <= 0 || l.challenge_ttl_secs <= 0 {
+        if l.session_ttl_secs <= 0
+            || l.change_password_session_ttl_secs <= 0
+            || l.challenge_ttl_secs <= 0
+        {
             return bad("session lifetimes must be positive");
         }
         if l.certificate == CertificateLogin::ThenAccessKeyAndPassword

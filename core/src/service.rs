@@ -1523,6 +1523,7 @@ fn merge_cleanup(cleanup: &mut Vec<Write>, writes: &mut Vec<Write>) {
 }
 
 #[cfg(all(test, feature = "test-util"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::flow::account::ProfileInput;
