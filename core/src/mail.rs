@@ -145,10 +145,46 @@ impl fmt::Debug for Mail {
 
 /// Renders `content` for `to` in `lang`, naming `service` (e.g. 「クロネコwebコレクト」).
 pub fn render(content: &MailContent, lang: Lang, service: &str, to: &str) -> Mail {
+    render_with(content, lang, service, &JaTerms::KURONEKO, to)
+}
+
+/// How the Japanese texts address the reader and name the site (M-2): the seed's 「加盟店様」
+/// and 「加盟店管理画面」 for Kuroneko, neutral words for the other systems.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JaTerms<'a> {
+    /// Who acted, e.g. 「加盟店様」 or 「お客様」.
+    pub customer: &'a str,
+    /// Where to type the password, e.g. 「加盟店管理画面」 or 「ログイン画面」.
+    pub site: &'a str,
+}
+
+impl JaTerms<'static> {
+    /// The Kuroneko seed's words.
+    pub const KURONEKO: JaTerms<'static> = JaTerms {
+        customer: "加盟店様",
+        site: "加盟店管理画面",
+    };
+    /// Neutral words for every other system.
+    pub const NEUTRAL: JaTerms<'static> = JaTerms {
+        customer: "お客様",
+        site: "ログイン画面",
+    };
+}
+
+/// [`render`] with the Japanese reader and site words of the policy.
+pub fn render_with(
+    content: &MailContent,
+    lang: Lang,
+    service: &str,
+    terms: &JaTerms<'_>,
+    to: &str,
+) -> Mail {
     let service = clean(service);
     let kind = content.kind();
     let body = match lang {
-        Lang::Ja => body_ja(content, &service),
+        Lang::Ja => body_ja(content, &service)
+            .replace("加盟店様", &clean(terms.customer))
+            .replace("加盟店管理画面", &clean(terms.site)),
         Lang::En => body_en(content, &service),
     };
     Mail {
@@ -761,5 +797,30 @@ mod tests {
             }
             assert!(!dbg.contains("コピーする際") && !dbg.contains("When copying"));
         }
+    }
+
+    #[test]
+    fn japanese_words_follow_the_system() {
+        // SPEC: M-2
+        let content = MailContent::Otp {
+            user_id: "u1".into(),
+            code: Secret::new("123456"),
+            valid_minutes: 10,
+        };
+        let kuroneko = render(&content, Lang::Ja, "クロネコwebコレクト", "a@b.jp");
+        assert!(kuroneko.body.contains("加盟店様"));
+        let secom = render_with(
+            &content,
+            Lang::Ja,
+            "セコムパスポート for Web",
+            &JaTerms::NEUTRAL,
+            "a@b.jp",
+        );
+        assert!(
+            !secom.body.contains("加盟店") && secom.body.contains("お客様"),
+            "{}",
+            secom.body
+        );
+        assert_eq!(extract_secret(&secom).as_deref(), Some("123456"));
     }
 }

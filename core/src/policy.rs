@@ -290,6 +290,20 @@ pub struct MailPolicy {
     pub default_lang: Lang,
     /// Base URL the reset token is appended to (RS-1), e.g. `https://example.com/reset/`.
     pub reset_base_url: String,
+    /// How Japanese mails address the reader (Kuroneko: 「加盟店様」).
+    #[serde(default = "default_ja_customer")]
+    pub ja_customer: String,
+    /// Where Japanese mails say to type a password (Kuroneko: 「加盟店管理画面」).
+    #[serde(default = "default_ja_site")]
+    pub ja_site: String,
+}
+
+fn default_ja_customer() -> String {
+    crate::mail::JaTerms::NEUTRAL.customer.to_owned()
+}
+
+fn default_ja_site() -> String {
+    crate::mail::JaTerms::NEUTRAL.site.to_owned()
 }
 
 /// The whole policy.
@@ -404,6 +418,8 @@ impl Policy {
                 service_name: "monban".into(),
                 default_lang: Lang::En,
                 reset_base_url: "http://127.0.0.1:8080/reset/".into(),
+                ja_customer: default_ja_customer(),
+                ja_site: default_ja_site(),
             },
         }
     }
@@ -455,6 +471,8 @@ impl Policy {
         };
         p.otp.totp_issuer = "クロネコwebコレクト".into();
         p.mail.service_name = "クロネコwebコレクト".into();
+        p.mail.ja_customer = crate::mail::JaTerms::KURONEKO.customer.to_owned();
+        p.mail.ja_site = crate::mail::JaTerms::KURONEKO.site.to_owned();
         p.mail.default_lang = Lang::Ja;
         p
     }

@@ -21,7 +21,7 @@ pub mod recovery;
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::lang::Lang;
-use crate::mail::{Mail, MailContent, render};
+use crate::mail::{JaTerms, Mail, MailContent, render_with};
 use crate::model::{EmailOwners, PasswordRecord, Tenant, User, UserRef, Write};
 use crate::policy::Policy;
 use crate::ports::SecureRandom;
@@ -107,7 +107,12 @@ pub fn lang_for(policy: &Policy, tenant: Option<&Tenant>, user: &User) -> Lang {
 
 /// Renders a mail.
 pub fn mail_to(ctx: &Ctx<'_>, to: &str, lang: Lang, content: &MailContent) -> Mail {
-    render(content, lang, &ctx.policy.mail.service_name, to)
+    let m = &ctx.policy.mail;
+    let terms = JaTerms {
+        customer: &m.ja_customer,
+        site: &m.ja_site,
+    };
+    render_with(content, lang, &m.service_name, &terms, to)
 }
 
 /// A `PutUser` write.
