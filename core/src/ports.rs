@@ -98,6 +98,15 @@ pub trait Mailer: Send + Sync {
 pub trait Clock: Send + Sync {
     /// Now.
     fn now(&self) -> Timestamp;
+
+    /// Waits `millis` milliseconds. The service pauses (with jitter, growing with each attempt)
+    /// before re-running a step whose writes conflicted, so racing requests spread out instead
+    /// of colliding again at once. The default does not wait: right for tests and for stores
+    /// whose reads and commit never interleave; a server's clock sleeps on its runtime.
+    fn pause(&self, millis: u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let _ = millis;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Cryptographically secure random bytes.
@@ -165,6 +174,9 @@ impl<T: Mailer> Mailer for Arc<T> {
 impl<T: Clock> Clock for Arc<T> {
     fn now(&self) -> Timestamp {
         (**self).now()
+    }
+    fn pause(&self, millis: u64) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        (**self).pause(millis)
     }
 }
 

@@ -220,7 +220,10 @@ fn bounded(field: Field, s: &str) -> Result<()> {
 macro_rules! retrying {
     ($self:ident, $step:expr) => {{
         let mut out = Err(Error::Conflict);
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                $self.backoff(attempt).await;
+            }
             let d = $step;
             if let Some(o) = $self.apply(d).await? {
                 out = o;
@@ -367,6 +370,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         self.record(audit).await;
         Ok(Some(outcome))
+    }
+
+    /// Waits before attempt `attempt` (1, 2, …) of a step whose writes conflicted: a random
+    /// time up to 2^attempt ms, at most 100 ms (full jitter).
+    async fn backoff(&self, attempt: usize) {
+        let cap = 1u64 << attempt.min(7);
+        let mut r = [0u8; 8];
+        self.rng.fill(&mut r);
+        let millis = u64::from_le_bytes(r) % cap.min(100) + 1;
+        self.clock.pause(millis).await;
     }
 
     async fn record(&self, events: Vec<AuditEvent>) {
@@ -595,7 +608,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             password_ok && identifier_matches && (!cert_required || cert_key.is_some());
         let user_ref = user.user_ref();
         let mut out = Err(Error::Conflict);
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                self.backoff(attempt).await;
+            }
             if user.password.phc != checked_phc {
                 checked_phc = user.password.phc.clone();
                 typed = typed_password(&user, req.password.as_ref());
@@ -760,7 +776,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         password::check_new(&self.policy.password, new, confirm, Some(&user.user_id))?;
         let mut out = Err(Error::Conflict);
         let mut cache: Option<(String, ChangeCheck)> = None;
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                self.backoff(attempt).await;
+            }
             let check = match cache.take() {
                 Some((phc, c)) if phc == user.password.phc => c,
                 _ => self.change_check(claims.scope, current, new, &user).await?,

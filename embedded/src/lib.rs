@@ -1,4 +1,14 @@
-//! monban-embedded: the embedded default (SQLite store and mail outbox folder).
-//!
-//! Placeholder until the "embedded default and HTTP API" issue: the crate exists so the
-//! workspace layout of DESIGN.md builds from the start.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod blocking;
+mod outbox;
+mod sqlite;
+mod system;
+
+pub use outbox::{DEFAULT_SENDER, OutboxMail, OutboxMailer};
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use system::{OsRandom, SystemClock, TokioOffload};

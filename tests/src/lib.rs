@@ -6,6 +6,8 @@
 //! check what was (or was not) stored.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod conformance;
+
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::cert::ClientCert;
 use monban_core::flow::account::{NewTenant, NewUser, ProfileInput};

@@ -1,0 +1,1209 @@
+//! The store-conformance suite: the contract every [`Store`] keeps (DESIGN, Storage: "memory,
+//! SQLite and DynamoDB Local pass the same cases, including the races").
+//!
+//! Each case is a `pub async fn case<S: Store + 'static>(store: S)` taking a fresh, empty
+//! store. Two ways to run them:
+//!
+//! - [`store_conformance_tests!`](crate::store_conformance_tests) generates one
+//!   `#[tokio::test]` per case (multi-threaded runtime, so the races really race), from an
+//!   expression giving `(store, guard)` evaluated afresh for each test — the guard (a temp dir,
+//!   a table name, `()`) lives until the test ends:
+//!
+//!   ```ignore
+//!   monban_tests::store_conformance_tests!((MemoryStore::new(), ()));
+//!   monban_tests::store_conformance_tests!({
+//!       let dir = tempfile::tempdir().unwrap();
+//!       (SqliteStore::open(dir.path().join("db")).unwrap(), dir)
+//!   });
+//!   ```
+//! - [`run_all`] runs every case in turn inside one test.
+//!
+//! The record cases check the [`Write`] semantics directly: every record kind round-trips, a
+//! stale or conflicting write of every kind is refused, a batch is all or nothing, a batch
+//! touching one record twice is refused, and the listings page completely and stably. The race
+//! cases run an [`AuthService`] on the store and hit one record from many tasks at once; on a
+//! store with a connection pool they race on separate connections.
+
+// A test suite: a failed expectation panics, with the value that broke it.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use monban_core::audit::{Actor, AuditEvent, AuditFilter, AuditKind, Outcome};
+use monban_core::flow::account::{NewTenant, NewUser, ProfileInput};
+use monban_core::flow::login::LoginStep;
+use monban_core::lang::Lang;
+use monban_core::mail::{MailKind, extract_secret};
+use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
+use monban_core::model::{
+    AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
+    PendingLogin, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
+};
+use monban_core::normalize::email_key;
+use monban_core::ports::{Store, StoreError};
+use monban_core::role::Role;
+use monban_core::secret::{Digest, SecretBytes};
+use monban_core::service::{LoginRequest, ResetRequest};
+use monban_core::token::SessionKey;
+use monban_core::{AuthService, Policy, Secret, Timestamp};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Generates one `#[tokio::test]` per conformance case; `$make` gives `(store, guard)` and is
+/// evaluated afresh for every test. See the [module documentation](crate::conformance).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::__store_conformance!(@cases tests ($make));
+    };
+}
+
+/// The case list, written once, and what is made of it. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance {
+    (@cases $then:ident $args:tt) => {
+        $crate::__store_conformance!(@$then $args;
+            tenant_round_trips,
+            user_round_trips_with_every_field,
+            email_owners_round_trip,
+            cert_owner_round_trips,
+            audit_round_trips_with_filters,
+            audit_pages_are_complete_and_stable,
+            stale_put_conflicts_for_every_kind,
+            create_over_existing_conflicts_for_every_kind,
+            delete_with_wrong_version_conflicts,
+            delete_of_absent_record_conflicts,
+            batch_applies_every_write,
+            batch_with_one_failing_condition_applies_nothing,
+            duplicate_key_in_one_batch_is_refused,
+            list_users_pages_are_stable_and_complete,
+            scan_users_pages_are_stable_and_complete,
+            racing_creates_of_one_record_have_one_winner,
+            parallel_wrong_passwords_all_count,
+            parallel_registrations_of_one_email_have_one_winner,
+            parallel_submits_of_one_otp_give_one_session,
+            parallel_opens_of_one_reset_link_mail_one_temporary_password,
+        );
+    };
+    (@tests ($make:expr); $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, _guard) = $make;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+    (@run ($make:ident); $($case:ident),* $(,)?) => {
+        $( $crate::conformance::$case($make()).await; )*
+    };
+}
+
+/// Runs every case in turn, each on a fresh store from `make`. Needs a multi-threaded tokio
+/// runtime (the race cases spawn tasks).
+pub async fn run_all<S: Store + 'static>(mut make: impl FnMut() -> S) {
+    crate::__store_conformance!(@cases run (make));
+}
+
+// ---- records ---------------------------------------------------------------------------------
+
+const T0: Timestamp = Timestamp(1_800_000_000);
+
+fn tenant(code: &str) -> Tenant {
+    Tenant {
+        code: code.into(),
+        name: format!("黒猫堂 {code}"),
+        corporate_number: Some("1234567890123".into()),
+        logistics: true,
+        access_key: Some(Digest::of(b"1234567")),
+        lang: Some(Lang::En),
+        created_at: T0,
+        version: 0,
+    }
+}
+
+/// A user with every optional field set and every list non-empty.
+fn full_user(tenant: &str, user_id: &str) -> User {
+    User {
+        tenant: tenant.into(),
+        user_id: user_id.into(),
+        role: Role::Shipping,
+        kind: AccountKind::Organization,
+        name: "花子".into(),
+        family_name: Some("山田".into()),
+        email: Some(format!("{user_id}@Example.com")),
+        phone: Some("03-1234-5678".into()),
+        same_as_admin: true,
+        login_method: LoginMethod::Totp,
+        password: PasswordRecord {
+            phc: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+            set_at: T0,
+            temporary_until: Some(T0.plus_days(7)),
+        },
+        password_history: vec!["$argon2id$old-1".into(), "$argon2id$old-2".into()],
+        totp: Some(TotpRecord {
+            secret: SecretBytes::new((0u8..20).collect()),
+            last_step: Some(60_000_000),
+        }),
+        totp_pending: Some(SecretBytes::new(vec![0xA5; 20])),
+        lock: LockState {
+            failures: 4,
+            locked_at: Some(T0.plus_secs(5)),
+        },
+        credential_version: 7,
+        created_at: T0,
+        last_login_at: Some(T0.plus_secs(60)),
+        pending_login: Some(PendingLogin {
+            nonce: Digest::of(b"nonce"),
+            code: Some(Digest::of(b"123456")),
+            expires_at: T0.plus_secs(600),
+            sends: vec![T0, T0.plus_secs(30)],
+            started_at: T0,
+            enrol: Some(SecretBytes::new(vec![7; 20])),
+        }),
+        pending_reset: Some(PendingReset {
+            nonce: Digest::of(b"reset"),
+            expires_at: T0.plus_secs(1800),
+        }),
+        certificates: vec![CertBinding {
+            key: format!("sha256:{}", "ab".repeat(32)),
+            serial: Some("0A1B2C".into()),
+            subject_dn: Some("CN=黒猫堂,O=Example".into()),
+            bound_at: T0,
+        }],
+        password_protect: true,
+        lang: Some(Lang::En),
+        version: 0,
+    }
+}
+
+/// A minimal user.
+fn user(tenant: &str, user_id: &str) -> User {
+    User {
+        email: None,
+        family_name: None,
+        pending_login: None,
+        pending_reset: None,
+        certificates: Vec::new(),
+        ..full_user(tenant, user_id)
+    }
+}
+
+fn owners(address: &str, owners: Vec<UserRef>) -> EmailOwners {
+    EmailOwners {
+        address: address.into(),
+        owners,
+        version: 0,
+    }
+}
+
+fn cert(key: &str, owner: UserRef) -> CertOwner {
+    CertOwner {
+        key: key.into(),
+        owner,
+        version: 0,
+    }
+}
+
+async fn ok<S: Store>(store: &S, writes: Vec<Write>) {
+    let what = format!("{writes:?}");
+    let r = store.commit(writes).await;
+    assert_eq!(r, Ok(()), "commit of {what}");
+}
+
+async fn conflict<S: Store>(store: &S, writes: Vec<Write>) {
+    let what = format!("{writes:?}");
+    let r = store.commit(writes).await;
+    assert_eq!(r, Err(StoreError::Conflict), "commit of {what}");
+}
+
+fn put_user(u: &User) -> Write {
+    Write::PutUser(Box::new(u.clone()))
+}
+
+/// A tenant is stored whole, at version 1, and updated to version 2.
+pub async fn tenant_round_trips<S: Store + 'static>(store: S) {
+    // SPEC: T-1, T-2 (the access key is kept as its digest)
+    assert_eq!(store.tenant("123456789").await, Ok(None));
+    let mut t = tenant("123456789");
+    ok(&store, vec![Write::PutTenant(t.clone())]).await;
+    t.version = 1;
+    assert_eq!(store.tenant("123456789").await, Ok(Some(t.clone())));
+    let mut plain = Tenant {
+        corporate_number: None,
+        access_key: None,
+        lang: None,
+        logistics: false,
+        ..t.clone()
+    };
+    ok(&store, vec![Write::PutTenant(plain.clone())]).await;
+    plain.version = 2;
+    assert_eq!(store.tenant("123456789").await, Ok(Some(plain)));
+    assert_eq!(store.tenant("12345678").await, Ok(None));
+    assert_eq!(store.tenant("1234567890").await, Ok(None));
+}
+
+/// A user with every field set (secrets, pending login and reset, certificates) is stored whole.
+pub async fn user_round_trips_with_every_field<S: Store + 'static>(store: S) {
+    // SPEC: L-6 (the lock state), L-3 (pending login), RS-1 (pending reset), L-8, PW-5
+    let mut u = full_user("123456789", "user01");
+    ok(&store, vec![put_user(&u)]).await;
+    u.version = 1;
+    let r = u.user_ref();
+    assert_eq!(store.user(&r).await, Ok(Some(u.clone())));
+    // Another tenant's user with the same ID is another record.
+    let other = UserRef::new("987654321", "user01");
+    assert_eq!(store.user(&other).await, Ok(None));
+    // Clearing every optional field is stored as such.
+    let mut bare = user("123456789", "user01");
+    bare.version = 1;
+    bare.totp = None;
+    bare.totp_pending = None;
+    bare.lock = LockState::default();
+    bare.last_login_at = None;
+    bare.lang = None;
+    bare.password_history.clear();
+    ok(&store, vec![put_user(&bare)]).await;
+    bare.version = 2;
+    assert_eq!(store.user(&r).await, Ok(Some(bare)));
+}
+
+/// An e-mail owners record (E-1..E-4 sharing) is stored whole, updated and deleted.
+pub async fn email_owners_round_trip<S: Store + 'static>(store: S) {
+    // SPEC: E-3, E-5
+    let a = UserRef::new("123456789", "123456789");
+    let b = UserRef::new("123456700", "123456700");
+    let mut rec = owners("kuro@example.com", vec![a.clone()]);
+    ok(&store, vec![Write::PutEmailOwners(rec.clone())]).await;
+    rec.version = 1;
+    assert_eq!(
+        store.email_owners("kuro@example.com").await,
+        Ok(Some(rec.clone()))
+    );
+    rec.owners.push(b);
+    ok(&store, vec![Write::PutEmailOwners(rec.clone())]).await;
+    rec.version = 2;
+    assert_eq!(
+        store.email_owners("kuro@example.com").await,
+        Ok(Some(rec.clone()))
+    );
+    assert_eq!(store.email_owners("KURO@example.com").await, Ok(None));
+    ok(
+        &store,
+        vec![Write::DeleteEmailOwners {
+            address: "kuro@example.com".into(),
+            expect: 2,
+        }],
+    )
+    .await;
+    assert_eq!(store.email_owners("kuro@example.com").await, Ok(None));
+    // Created again from version 0 after the delete.
+    ok(
+        &store,
+        vec![Write::PutEmailOwners(owners("kuro@example.com", vec![a]))],
+    )
+    .await;
+    let back = store.email_owners("kuro@example.com").await;
+    assert_eq!(back.map(|r| r.map(|r| r.version)), Ok(Some(1)));
+}
+
+/// A certificate owner record (L-8, LC-4) is stored, re-bound and released.
+pub async fn cert_owner_round_trips<S: Store + 'static>(store: S) {
+    // SPEC: L-8, LC-4
+    let key = format!("sha256:{}", "0f".repeat(32));
+    let mut c = cert(&key, UserRef::new("123456789", "user01"));
+    ok(&store, vec![Write::PutCertOwner(c.clone())]).await;
+    c.version = 1;
+    assert_eq!(store.cert_owner(&key).await, Ok(Some(c.clone())));
+    c.owner = UserRef::new("123456789", "user02");
+    ok(&store, vec![Write::PutCertOwner(c.clone())]).await;
+    c.version = 2;
+    assert_eq!(store.cert_owner(&key).await, Ok(Some(c)));
+    ok(
+        &store,
+        vec![Write::DeleteCertOwner {
+            key: key.clone(),
+            expect: 2,
+        }],
+    )
+    .await;
+    assert_eq!(store.cert_owner(&key).await, Ok(None));
+    assert_eq!(store.cert_owner("serial:0a1b/CN=x").await, Ok(None));
+}
+
+fn event(i: usize) -> AuditEvent {
+    let tenants = ["123456789", "987654321"];
+    let kinds = [
+        AuditKind::LoginFailed,
+        AuditKind::LoginSucceeded,
+        AuditKind::ResetRequested,
+    ];
+    let subject = UserRef::new(tenants[i % 2], format!("user{}", i % 3));
+    let at = T0.plus_secs(i64::try_from(i).unwrap_or(0));
+    let e = if i.is_multiple_of(5) {
+        AuditEvent::failure(
+            at,
+            kinds[i % 3],
+            Actor::Anonymous,
+            Some(&subject),
+            "login_failed",
+        )
+    } else {
+        AuditEvent::success(at, kinds[i % 3], Actor::user(&subject), Some(&subject))
+    };
+    match i % 7 {
+        0 => e.with_detail(format!("detail {i}: role general -> shipping")),
+        1 => AuditEvent {
+            tenant: None,
+            subject: None,
+            actor: Actor::System,
+            ..e
+        },
+        2 => AuditEvent {
+            actor: Actor::Support,
+            ..e
+        },
+        _ => e,
+    }
+}
+
+async fn all_audit<S: Store>(store: &S, filter: &AuditFilter, limit: usize) -> Vec<AuditEvent> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..1000 {
+        let page = store
+            .audit(filter, after.as_deref(), limit)
+            .await
+            .unwrap_or_else(|e| panic!("audit page: {e}"));
+        assert!(page.items.len() <= limit.max(1));
+        out.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+    panic!("audit paging does not end")
+}
+
+/// Audit events come back whole, oldest first, filtered by tenant, subject and kind.
+pub async fn audit_round_trips_with_filters<S: Store + 'static>(store: S) {
+    // SPEC: A-1
+    let events: Vec<AuditEvent> = (0..30).map(event).collect();
+    assert_eq!(store.append_audit(Vec::new()).await, Ok(()));
+    assert_eq!(store.append_audit(events[..10].to_vec()).await, Ok(()));
+    assert_eq!(store.append_audit(events[10..].to_vec()).await, Ok(()));
+    let filters = [
+        AuditFilter::default(),
+        AuditFilter {
+            tenant: Some("123456789".into()),
+            ..Default::default()
+        },
+        AuditFilter {
+            subject: Some("user1".into()),
+            ..Default::default()
+        },
+        AuditFilter {
+            kind: Some(AuditKind::LoginFailed),
+            ..Default::default()
+        },
+        AuditFilter {
+            tenant: Some("987654321".into()),
+            subject: Some("user2".into()),
+            kind: Some(AuditKind::ResetRequested),
+        },
+        AuditFilter {
+            tenant: Some("000000000".into()),
+            ..Default::default()
+        },
+        AuditFilter {
+            kind: Some(AuditKind::LoggedOut),
+            ..Default::default()
+        },
+    ];
+    for f in &filters {
+        let want: Vec<AuditEvent> = events.iter().filter(|e| f.matches(e)).cloned().collect();
+        assert_eq!(all_audit(&store, f, 1000).await, want, "{f:?}");
+    }
+    let failures = all_audit(&store, &AuditFilter::default(), 1000).await;
+    assert!(
+        failures
+            .iter()
+            .any(|e| e.outcome == Outcome::Failure("login_failed".into()))
+    );
+}
+
+/// Audit paging returns every event once, in order, whatever the page size, and events
+/// appended while paging show up at the end.
+pub async fn audit_pages_are_complete_and_stable<S: Store + 'static>(store: S) {
+    // SPEC: A-1
+    let events: Vec<AuditEvent> = (0..25).map(event).collect();
+    assert_eq!(store.append_audit(events.clone()).await, Ok(()));
+    let filter = AuditFilter {
+        tenant: Some("123456789".into()),
+        ..Default::default()
+    };
+    for limit in [1, 2, 7, 24, 25, 26, 100] {
+        assert_eq!(
+            all_audit(&store, &AuditFilter::default(), limit).await,
+            events,
+            "limit {limit}"
+        );
+        let want: Vec<AuditEvent> = events
+            .iter()
+            .filter(|e| filter.matches(e))
+            .cloned()
+            .collect();
+        assert_eq!(all_audit(&store, &filter, limit).await, want);
+    }
+    // A page read twice with the same cursor is the same page.
+    let first = store.audit(&AuditFilter::default(), None, 10).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}"));
+    let next = first.next.clone().unwrap_or_else(|| panic!("a next page"));
+    let a = store.audit(&AuditFilter::default(), Some(&next), 10).await;
+    let b = store.audit(&AuditFilter::default(), Some(&next), 10).await;
+    assert_eq!(a, b);
+    let a = a.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.items, events[10..20].to_vec());
+    // Appended while paging: seen after the ones already there.
+    let late = event(99);
+    assert_eq!(store.append_audit(vec![late.clone()]).await, Ok(()));
+    let mut rest = Vec::new();
+    let mut after = a.next;
+    while let Some(cursor) = after {
+        let p = store
+            .audit(&AuditFilter::default(), Some(&cursor), 10)
+            .await;
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        rest.extend(p.items);
+        after = p.next;
+    }
+    let mut want = events[20..].to_vec();
+    want.push(late);
+    assert_eq!(rest, want);
+    // An empty log pages to nothing.
+    let none = AuditFilter {
+        subject: Some("nobody".into()),
+        ..Default::default()
+    };
+    let p = store.audit(&none, None, 10).await;
+    assert_eq!(p.map(|p| (p.items.len(), p.next)), Ok((0, None)));
+}
+
+/// One write of every kind, at the version the record has when `stored` (0 = absent).
+fn writes_at(version: u64) -> Vec<Write> {
+    let r = UserRef::new("123456789", "user01");
+    let mut t = tenant("123456789");
+    t.version = version;
+    let mut u = full_user("123456789", "user01");
+    u.version = version;
+    let mut e = owners("user01@example.com", vec![r.clone()]);
+    e.version = version;
+    let mut c = cert("sha256:00", r);
+    c.version = version;
+    vec![
+        Write::PutTenant(t),
+        Write::PutUser(Box::new(u)),
+        Write::PutEmailOwners(e),
+        Write::PutCertOwner(c),
+    ]
+}
+
+async fn versions<S: Store>(store: &S) -> [Option<u64>; 4] {
+    let r = UserRef::new("123456789", "user01");
+    let get = |x: Result<Option<u64>, StoreError>| x.unwrap_or_else(|e| panic!("{e}"));
+    [
+        get(store
+            .tenant("123456789")
+            .await
+            .map(|x| x.map(|x| x.version))),
+        get(store.user(&r).await.map(|x| x.map(|x| x.version))),
+        get(store
+            .email_owners("user01@example.com")
+            .await
+            .map(|x| x.map(|x| x.version))),
+        get(store
+            .cert_owner("sha256:00")
+            .await
+            .map(|x| x.map(|x| x.version))),
+    ]
+}
+
+/// A put that expects an older (or a future) version than the stored one is refused, for every
+/// record kind, and changes nothing.
+pub async fn stale_put_conflicts_for_every_kind<S: Store + 'static>(store: S) {
+    // SPEC: L-6 (lockout counters count every failure because stale writes are refused)
+    for w in writes_at(0) {
+        ok(&store, vec![w]).await;
+    }
+    for w in writes_at(1) {
+        ok(&store, vec![w]).await;
+    }
+    assert_eq!(versions(&store).await, [Some(2); 4]);
+    for stale in [1, 3, 100] {
+        for w in writes_at(stale) {
+            conflict(&store, vec![w]).await;
+        }
+    }
+    assert_eq!(versions(&store).await, [Some(2); 4]);
+    for w in writes_at(2) {
+        ok(&store, vec![w]).await;
+    }
+    assert_eq!(versions(&store).await, [Some(3); 4]);
+}
+
+/// A put that creates (version 0) over an existing record is refused, for every kind.
+pub async fn create_over_existing_conflicts_for_every_kind<S: Store + 'static>(store: S) {
+    // SPEC: E-5 (a uniqueness claim cannot be created twice), T-1, T-4
+    for w in writes_at(0) {
+        ok(&store, vec![w]).await;
+    }
+    for w in writes_at(0) {
+        conflict(&store, vec![w]).await;
+    }
+    assert_eq!(versions(&store).await, [Some(1); 4]);
+    let r = UserRef::new("123456789", "user01");
+    let u = store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u.map(|u| u.role), Some(Role::Shipping));
+}
+
+fn deletes(expect: u64) -> Vec<Write> {
+    vec![
+        Write::DeleteUser {
+            user: UserRef::new("123456789", "user01"),
+            expect,
+        },
+        Write::DeleteEmailOwners {
+            address: "user01@example.com".into(),
+            expect,
+        },
+        Write::DeleteCertOwner {
+            key: "sha256:00".into(),
+            expect,
+        },
+    ]
+}
+
+/// A delete expecting another version than the stored one is refused, for every kind.
+pub async fn delete_with_wrong_version_conflicts<S: Store + 'static>(store: S) {
+    // SPEC: LC-3 (a deletion races an edit: one of them loses)
+    for w in writes_at(0).into_iter().chain(writes_at(1)) {
+        ok(&store, vec![w]).await;
+    }
+    for expect in [0, 1, 3] {
+        for w in deletes(expect) {
+            conflict(&store, vec![w]).await;
+        }
+    }
+    assert_eq!(versions(&store).await, [Some(2); 4]);
+    for w in deletes(2) {
+        ok(&store, vec![w]).await;
+    }
+    assert_eq!(versions(&store).await, [Some(2), None, None, None]);
+    // Deleted records can be created again from version 0.
+    for w in writes_at(0).into_iter().skip(1) {
+        ok(&store, vec![w]).await;
+    }
+    assert_eq!(versions(&store).await, [Some(2), Some(1), Some(1), Some(1)]);
+}
+
+/// Deleting a record that does not exist is a conflict (the version read is gone).
+pub async fn delete_of_absent_record_conflicts<S: Store + 'static>(store: S) {
+    // SPEC: LC-1 (a sweep deleting a user already deleted learns so)
+    for expect in [0, 1] {
+        for w in deletes(expect) {
+            conflict(&store, vec![w]).await;
+        }
+    }
+    assert_eq!(versions(&store).await, [None; 4]);
+}
+
+/// A batch of writes of every kind is applied together.
+pub async fn batch_applies_every_write<S: Store + 'static>(store: S) {
+    // SPEC: E-5 (a user and its e-mail claim in one transaction)
+    ok(&store, Vec::new()).await;
+    ok(&store, writes_at(0)).await;
+    assert_eq!(versions(&store).await, [Some(1); 4]);
+    let mut batch = writes_at(1);
+    batch.remove(0);
+    batch.push(Write::PutUser(Box::new(user("123456789", "user02"))));
+    ok(&store, batch).await;
+    assert_eq!(versions(&store).await, [Some(1), Some(2), Some(2), Some(2)]);
+    let mut batch = deletes(2);
+    batch.push(Write::PutTenant(Tenant {
+        version: 1,
+        ..tenant("123456789")
+    }));
+    ok(&store, batch).await;
+    assert_eq!(versions(&store).await, [Some(2), None, None, None]);
+    let r2 = UserRef::new("123456789", "user02");
+    let u2 = store.user(&r2).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u2.map(|u| u.version), Some(1));
+}
+
+/// One failing condition anywhere in a batch (first, middle, last; put or delete) and nothing of
+/// the batch is applied.
+pub async fn batch_with_one_failing_condition_applies_nothing<S: Store + 'static>(store: S) {
+    // SPEC: E-5 (no user without its e-mail claim, no claim without its user)
+    ok(&store, vec![Write::PutTenant(tenant("123456789"))]).await;
+    let fresh = || {
+        let mut w = writes_at(0);
+        w.remove(0);
+        w
+    };
+    // A stale tenant write first, last and in the middle.
+    let stale_tenant = Write::PutTenant(tenant("123456789"));
+    for at in [0, 1, 3] {
+        let mut batch = fresh();
+        batch.insert(at, stale_tenant.clone());
+        conflict(&store, batch).await;
+        assert_eq!(versions(&store).await, [Some(1), None, None, None]);
+    }
+    // A failing delete among good puts.
+    let mut batch = fresh();
+    batch.push(Write::DeleteUser {
+        user: UserRef::new("123456789", "nobody"),
+        expect: 1,
+    });
+    conflict(&store, batch).await;
+    assert_eq!(versions(&store).await, [Some(1), None, None, None]);
+    // A good update of an existing record does not survive a failing create beside it.
+    ok(&store, fresh()).await;
+    let mut batch = writes_at(1);
+    batch.remove(0);
+    batch.push(Write::PutUser(Box::new(user("123456789", "user01b"))));
+    batch.push(Write::PutEmailOwners(owners(
+        "other@example.com",
+        Vec::new(),
+    )));
+    batch.push(Write::PutCertOwner(cert(
+        "sha256:00b",
+        UserRef::new("123456789", "user01b"),
+    )));
+    batch.push(Write::PutTenant(Tenant {
+        version: 7,
+        ..tenant("123456789")
+    }));
+    conflict(&store, batch).await;
+    assert_eq!(versions(&store).await, [Some(1); 4]);
+    let r = UserRef::new("123456789", "user01b");
+    assert_eq!(store.user(&r).await, Ok(None));
+    assert_eq!(store.email_owners("other@example.com").await, Ok(None));
+    assert_eq!(store.cert_owner("sha256:00b").await, Ok(None));
+}
+
+/// A batch that touches one record twice is refused as a whole (DynamoDB's rule too).
+pub async fn duplicate_key_in_one_batch_is_refused<S: Store + 'static>(store: S) {
+    // SPEC: E-5 (a batch states each record's condition once)
+    let u = user("123456789", "user01");
+    let r = u.user_ref();
+    let batches = vec![
+        vec![put_user(&u), put_user(&u)],
+        vec![
+            put_user(&u),
+            Write::DeleteUser {
+                user: r.clone(),
+                expect: 0,
+            },
+        ],
+        vec![
+            Write::PutTenant(tenant("123456789")),
+            Write::PutTenant(tenant("123456789")),
+        ],
+        vec![
+            Write::PutEmailOwners(owners("a@example.com", Vec::new())),
+            Write::DeleteEmailOwners {
+                address: "a@example.com".into(),
+                expect: 1,
+            },
+        ],
+        vec![
+            Write::PutCertOwner(cert("sha256:01", r.clone())),
+            Write::PutTenant(tenant("123456789")),
+            Write::PutCertOwner(cert("sha256:01", r.clone())),
+        ],
+    ];
+    for batch in batches {
+        let what = format!("{batch:?}");
+        match store.commit(batch).await {
+            Err(StoreError::Unavailable(why)) => assert!(!why.is_empty()),
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(store.user(&r).await, Ok(None));
+    assert_eq!(store.tenant("123456789").await, Ok(None));
+    assert_eq!(store.email_owners("a@example.com").await, Ok(None));
+    assert_eq!(store.cert_owner("sha256:01").await, Ok(None));
+    // Same user ID in two tenants, or a tenant code equal to a user ID: different records.
+    ok(
+        &store,
+        vec![
+            put_user(&u),
+            put_user(&user("987654321", "user01")),
+            Write::PutTenant(tenant("user01")),
+            Write::PutEmailOwners(owners("user01", Vec::new())),
+            Write::PutCertOwner(cert("user01", r)),
+        ],
+    )
+    .await;
+}
+
+/// IDs chosen so byte order, length order and case order disagree.
+fn ids() -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "a".into(),
+        "A".into(),
+        "aa".into(),
+        "a0".into(),
+        "b".into(),
+        "Z9".into(),
+        "user1".into(),
+        "user10".into(),
+        "user2".into(),
+        "ユーザ".into(),
+        "ゆーざ".into(),
+        "a.b@example.com".into(),
+        "a-b".into(),
+        "0".into(),
+        "00".into(),
+    ];
+    v.extend((0..12).map(|i| format!("u{:02}", (i * 7) % 12)));
+    v
+}
+
+async fn all_users<S: Store>(store: &S, tenant: Option<&str>, limit: usize) -> Vec<UserRef> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = match tenant {
+            Some(t) => store.list_users(t, after.as_deref(), limit).await,
+            None => store.scan_users(after.as_deref(), limit).await,
+        };
+        let page = page.unwrap_or_else(|e| panic!("listing: {e}"));
+        assert!(page.items.len() <= limit.max(1));
+        out.extend(page.items.iter().map(User::user_ref));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+    panic!("paging does not end")
+}
+
+async fn seed_users<S: Store>(store: &S, tenants: &[&str]) -> Vec<UserRef> {
+    let mut all = Vec::new();
+    for t in tenants {
+        let batch: Vec<Write> = ids().iter().map(|id| put_user(&user(t, id))).collect();
+        ok(store, batch).await;
+        all.extend(ids().iter().map(|id| UserRef::new(*t, id.as_str())));
+    }
+    all.sort();
+    all
+}
+
+/// A tenant's users page by user ID: every user once, in order, for every page size; other
+/// tenants' users never appear; users added during paging appear only after the cursor.
+pub async fn list_users_pages_are_stable_and_complete<S: Store + 'static>(store: S) {
+    // SPEC: R-1 (the admin's user list), LC-1
+    let all = seed_users(
+        &store,
+        &["123456789", "12345678", "1234567890", "223456789"],
+    )
+    .await;
+    let want: Vec<UserRef> = all
+        .iter()
+        .filter(|r| r.tenant == "123456789")
+        .cloned()
+        .collect();
+    assert_eq!(want.len(), ids().len());
+    for limit in [0, 1, 2, 5, 26, 27, 28, 1000] {
+        assert_eq!(
+            all_users(&store, Some("123456789"), limit).await,
+            want,
+            "limit {limit}"
+        );
+    }
+    let empty = store.list_users("000000000", None, 10).await;
+    assert_eq!(empty.map(|p| (p.items.len(), p.next)), Ok((0, None)));
+    // The same cursor gives the same page.
+    let first = store.list_users("123456789", None, 5).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}"));
+    let cursor = first.next.unwrap_or_else(|| panic!("a next page"));
+    let a = store.list_users("123456789", Some(&cursor), 5).await;
+    let b = store.list_users("123456789", Some(&cursor), 5).await;
+    assert_eq!(a, b);
+    // Inserted behind the cursor: not seen; inserted ahead: seen once; nothing skipped.
+    ok(
+        &store,
+        vec![
+            put_user(&user("123456789", "!first")),
+            put_user(&user("123456789", "~last")),
+        ],
+    )
+    .await;
+    let mut seen: Vec<UserRef> = first.items.iter().map(User::user_ref).collect();
+    let mut after = Some(cursor);
+    while let Some(c) = after {
+        let p = store.list_users("123456789", Some(&c), 5).await;
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        seen.extend(p.items.iter().map(User::user_ref));
+        after = p.next;
+    }
+    let mut want_now = want.clone();
+    want_now.push(UserRef::new("123456789", "~last"));
+    want_now.sort();
+    assert_eq!(seen, want_now);
+}
+
+/// A scan visits every user of every tenant once, in a stable order, for every page size.
+pub async fn scan_users_pages_are_stable_and_complete<S: Store + 'static>(store: S) {
+    // SPEC: LC-1 (the dormancy sweep must see every user)
+    let empty = store.scan_users(None, 10).await;
+    assert_eq!(empty.map(|p| (p.items.len(), p.next)), Ok((0, None)));
+    let all = seed_users(
+        &store,
+        &["123456789", "12345678", "1234567890", "223456789"],
+    )
+    .await;
+    let reference = all_users(&store, None, 1000).await;
+    assert_eq!(
+        reference.iter().cloned().collect::<BTreeSet<_>>().len(),
+        all.len()
+    );
+    assert_eq!(
+        reference.iter().cloned().collect::<BTreeSet<_>>(),
+        all.iter().cloned().collect::<BTreeSet<_>>()
+    );
+    for limit in [0, 1, 3, 26, 27, 107, 108, 109] {
+        assert_eq!(
+            all_users(&store, None, limit).await,
+            reference,
+            "limit {limit}"
+        );
+    }
+    // Deleting users during a scan neither repeats nor skips the others.
+    let first = store.scan_users(None, 30).await;
+    let first = first.unwrap_or_else(|e| panic!("{e}"));
+    let mut seen: Vec<UserRef> = first.items.iter().map(User::user_ref).collect();
+    let gone = reference[40].clone();
+    ok(
+        &store,
+        vec![Write::DeleteUser {
+            user: gone.clone(),
+            expect: 1,
+        }],
+    )
+    .await;
+    let mut after = first.next;
+    while let Some(c) = after {
+        let p = store.scan_users(Some(&c), 30).await;
+        let p = p.unwrap_or_else(|e| panic!("{e}"));
+        seen.extend(p.items.iter().map(User::user_ref));
+        after = p.next;
+    }
+    let want: Vec<UserRef> = reference.into_iter().filter(|r| *r != gone).collect();
+    assert_eq!(seen, want);
+}
+
+// ---- races -----------------------------------------------------------------------------------
+
+/// Runs `n` copies of `f(i)` as tasks that start together; their results in order.
+async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let gate = Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (gate, fut) = (Arc::clone(&gate), f(i));
+        tasks.push(tokio::spawn(async move {
+            gate.wait().await;
+            fut.await
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap_or_else(|e| panic!("racer failed: {e}")));
+    }
+    out
+}
+
+/// 100 tasks create the same tenant at version 0: exactly one succeeds.
+pub async fn racing_creates_of_one_record_have_one_winner<S: Store + 'static>(store: S) {
+    // SPEC: E-5 (the primitive under every uniqueness claim)
+    let store = Arc::new(store);
+    let results = race(100, |i| {
+        let store = Arc::clone(&store);
+        async move {
+            let mut t = tenant("123456789");
+            t.name = format!("racer {i}");
+            store.commit(vec![Write::PutTenant(t)]).await
+        }
+    })
+    .await;
+    let winners: Vec<usize> = (0..results.len()).filter(|i| results[*i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(StoreError::Conflict))
+    );
+    let t = store
+        .tenant("123456789")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = t.unwrap_or_else(|| panic!("tenant stored"));
+    assert_eq!((t.name, t.version), (format!("racer {}", winners[0]), 1));
+}
+
+const TENANT: &str = "123456789";
+const ADMIN_MAIL: &str = "admin@example.com";
+const PASSWORD: &str = "Kuro2024neko";
+
+type Svc<S> = AuthService<Arc<S>, Arc<CapturingMailer>>;
+
+struct Fixture<S> {
+    svc: Arc<Svc<S>>,
+    store: Arc<S>,
+    mailer: Arc<CapturingMailer>,
+}
+
+fn last_secret(mailer: &CapturingMailer, kind: MailKind) -> Secret {
+    let mail = mailer
+        .to(ADMIN_MAIL)
+        .into_iter()
+        .rev()
+        .find(|m| m.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} mail"));
+    Secret::new(extract_secret(&mail).unwrap_or_else(|| panic!("no secret in {kind:?}")))
+}
+
+fn admin_login(password: &str) -> LoginRequest {
+    LoginRequest {
+        tenant: Some(TENANT.into()),
+        identifier: Some(TENANT.into()),
+        password: Some(Secret::new(password)),
+        ..Default::default()
+    }
+}
+
+/// A Kuroneko service (test hashing, lockout at 1000) on `store`, with one tenant whose admin
+/// has the password [`PASSWORD`]; returns the fixture and a full admin session token.
+async fn fixture<S: Store + 'static>(store: S) -> (Fixture<S>, Secret) {
+    let mut policy = Policy::kuroneko().with_test_hashing();
+    policy.lockout.max_failures = Some(1000);
+    let store = Arc::new(store);
+    let mailer = Arc::new(CapturingMailer::new());
+    let key = SessionKey::new(vec![42u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+    let svc = AuthService::new(
+        policy,
+        key,
+        Arc::clone(&store),
+        Arc::clone(&mailer),
+        ManualClock::at(T0),
+        SeededRandom::new(7),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let svc = Arc::new(svc);
+    // GIVEN a tenant whose admin got a temporary password by mail
+    let created = svc
+        .support_create_tenant(&NewTenant {
+            code: TENANT.into(),
+            name: "黒猫堂".into(),
+            corporate_number: None,
+            logistics: true,
+            access_key: None,
+            lang: None,
+            admin: ProfileInput {
+                name: "黒猫太郎".into(),
+                email: Some(ADMIN_MAIL.into()),
+                ..Default::default()
+            },
+            admin_login_method: LoginMethod::MailOtp,
+            welcome_mail: true,
+        })
+        .await;
+    assert!(created.is_ok(), "{created:?}");
+    let temp = last_secret(&mailer, MailKind::UserRegistered);
+    // AND who logged in with it, entered the mailed code and chose a password
+    let step = svc.login(admin_login(temp.expose())).await;
+    let Ok(LoginStep::SecondFactor(ch)) = step else {
+        panic!("second factor expected: {step:?}")
+    };
+    let code = last_secret(&mailer, MailKind::Otp);
+    let session = svc.verify_second_factor(ch.token.expose(), &code).await;
+    let session = session.unwrap_or_else(|e| panic!("{e:?}"));
+    let pw = Secret::new(PASSWORD);
+    let full = svc
+        .change_password(session.token.expose(), None, &pw, &pw)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let fx = Fixture { svc, store, mailer };
+    (fx, full.token)
+}
+
+/// 200 wrong passwords at once on one account: every one is counted.
+pub async fn parallel_wrong_passwords_all_count<S: Store + 'static>(store: S) {
+    // SPEC: L-6, L-4 (the failure count is stored and counts every failure), L-5, A-1
+    let (fx, _) = fixture(store).await;
+    // WHEN 200 logins with a wrong password run at once
+    let results = race(200, |_| {
+        let svc = Arc::clone(&fx.svc);
+        async move { svc.login(admin_login("Wrong2024pass")).await }
+    })
+    .await;
+    // THEN each answers login_failed, and the stored count is 200
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(e) if e.code() == "login_failed")),
+        "{results:?}"
+    );
+    let admin = fx.store.user(&UserRef::new(TENANT, TENANT)).await;
+    let admin = admin
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("admin stored"));
+    assert_eq!(admin.lock.failures, 200);
+    assert_eq!(admin.lock.locked_at, None);
+    // AND each failure is audited once
+    let filter = AuditFilter {
+        tenant: Some(TENANT.into()),
+        subject: Some(TENANT.into()),
+        kind: Some(AuditKind::LoginFailed),
+    };
+    let audited = all_audit(&*fx.store, &filter, 64).await;
+    assert_eq!(audited.len(), 200);
+    assert_eq!(fx.svc.audit_failures(), 0);
+}
+
+/// 100 registrations of one e-mail address at once: exactly one wins.
+pub async fn parallel_registrations_of_one_email_have_one_winner<S: Store + 'static>(store: S) {
+    // SPEC: E-5, E-1, LC-2
+    let (fx, token) = fixture(store).await;
+    // WHEN the admin creates 100 users with one new address at once
+    let results = race(100, |i| {
+        let (svc, token) = (Arc::clone(&fx.svc), token.clone());
+        async move {
+            let input = NewUser {
+                user_id: format!("racer{i:03}"),
+                role: Role::General,
+                login_method: LoginMethod::MailOtp,
+                same_as_admin: false,
+                profile: ProfileInput {
+                    name: "山田花子".into(),
+                    email: Some("Shared@Example.com".into()),
+                    ..Default::default()
+                },
+            };
+            svc.admin_create_user(token.expose(), &input).await
+        }
+    })
+    .await;
+    // THEN exactly one is created; every other one hears email_taken
+    let winners: Vec<&UserRef> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|c| &c.user))
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(e) if e.code() == "email_taken")),
+        "{results:?}"
+    );
+    let owners = fx
+        .store
+        .email_owners(&email_key("Shared@Example.com"))
+        .await;
+    let owners = owners
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("e-mail claimed"));
+    assert_eq!(owners.owners, vec![winners[0].clone()]);
+    // AND no loser left a user behind
+    let listed = all_users(&*fx.store, Some(TENANT), 50).await;
+    assert_eq!(
+        listed,
+        vec![UserRef::new(TENANT, TENANT), winners[0].clone()]
+    );
+}
+
+/// 100 submits of one mailed code at once: exactly one session.
+pub async fn parallel_submits_of_one_otp_give_one_session<S: Store + 'static>(store: S) {
+    // SPEC: L-1, L-3 (a code works once), L-4
+    let (fx, _) = fixture(store).await;
+    // GIVEN a login waiting for its mailed code
+    let step = fx.svc.login(admin_login(PASSWORD)).await;
+    let Ok(LoginStep::SecondFactor(ch)) = step else {
+        panic!("second factor expected: {step:?}")
+    };
+    let code = last_secret(&fx.mailer, MailKind::Otp);
+    // WHEN the code is submitted 100 times at once
+    let results = race(100, |_| {
+        let (svc, ch, code) = (Arc::clone(&fx.svc), ch.token.clone(), code.clone());
+        async move { svc.verify_second_factor(ch.expose(), &code).await }
+    })
+    .await;
+    // THEN exactly one session is issued
+    let sessions = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(sessions, 1, "{results:?}");
+    let admin = fx.store.user(&UserRef::new(TENANT, TENANT)).await;
+    let admin = admin
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("admin stored"));
+    assert_eq!(admin.pending_login, None);
+    assert_eq!(admin.last_login_at, Some(T0));
+}
+
+/// 100 opens of one reset link at once: exactly one temporary password is mailed.
+pub async fn parallel_opens_of_one_reset_link_mail_one_temporary_password<S: Store + 'static>(
+    store: S,
+) {
+    // SPEC: RS-1 (the link is single-use), PW-4
+    let (fx, _) = fixture(store).await;
+    // GIVEN a reset link mailed to the admin
+    let req = ResetRequest {
+        tenant: Some(TENANT.into()),
+        user_id: TENANT.into(),
+        access_key: None,
+    };
+    let asked = fx.svc.request_password_reset(&req).await;
+    assert!(asked.is_ok(), "{asked:?}");
+    let url = last_secret(&fx.mailer, MailKind::ResetStarted);
+    let base = fx.svc.policy().mail.reset_base_url.clone();
+    let token = url
+        .expose()
+        .strip_prefix(base.as_str())
+        .unwrap_or_else(|| panic!("reset URL under {base}"))
+        .to_owned();
+    fx.mailer.clear();
+    // WHEN the link is opened 100 times at once
+    let results = race(100, |_| {
+        let (svc, token) = (Arc::clone(&fx.svc), token.clone());
+        async move { svc.open_reset_link(&token).await }
+    })
+    .await;
+    // THEN one open succeeds and exactly one temporary password is mailed
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(e) if e.code() == "reset_link_invalid")),
+        "{results:?}"
+    );
+    let temps: Vec<_> = fx
+        .mailer
+        .mails()
+        .into_iter()
+        .filter(|m| m.kind == MailKind::TemporaryPassword)
+        .collect();
+    assert_eq!(temps.len(), 1);
+    // AND the mailed temporary password is the one stored
+    let temp = Secret::new(extract_secret(&temps[0]).unwrap_or_default());
+    let step = fx.svc.login(admin_login(temp.expose())).await;
+    assert!(matches!(step, Ok(LoginStep::SecondFactor(_))), "{step:?}");
+}
