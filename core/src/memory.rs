@@ -235,9 +235,13 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> StoreResult<Page<AuditEvent>> {
         let g = self.lock()?;
-        let start = after
-            .and_then(|a| a.parse::<usize>().ok())
-            .map_or(0, |a| a + 1);
+        let start = match after {
+            None => 0,
+            Some(a) => a
+                .parse::<usize>()
+                .map_err(|_| StoreError::Unavailable(format!("bad audit cursor {a:?}")))?
+                .saturating_add(1),
+        };
         let it = g
             .audit
             .iter()
