@@ -9,7 +9,7 @@
 //!   expression giving `(store, guard)` evaluated afresh for each test — the guard (a temp dir,
 //!   a table name, `()`) lives until the test ends:
 //!
-//!   ```ignore
+//!   ```text
 //!   monban_tests::store_conformance_tests!((MemoryStore::new(), ()));
 //!   monban_tests::store_conformance_tests!({
 //!       let dir = tempfile::tempdir().unwrap();

@@ -247,6 +247,28 @@ fn email_moves(
     Ok(writes)
 }
 
+/// After an edit: the user's profile is valid (P-1, P-2), its method has what it needs (E-6),
+/// and its e-mail claims move (E-1..E-5). The writes on the owners records.
+fn settle_profile(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    user: &User,
+    old_email: Option<&str>,
+    st: &EmailState,
+) -> Result<Vec<Write>> {
+    let profile = ProfileInput {
+        name: user.name.clone(),
+        family_name: user.family_name.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        kind: user.kind,
+        lang: user.lang,
+    };
+    validate_profile(ctx, &profile)?;
+    check_method(user)?;
+    email_moves(ctx, tenant, user, old_email, st)
+}
+
 fn check_method(user: &User) -> Result<()> {
     // E-6 / L-2.
     if user.login_method == LoginMethod::MailOtp && user.email.is_none() {
@@ -675,17 +697,7 @@ fn edit_user_inner(
         }
         user.login_method = m;
     }
-    let profile = ProfileInput {
-        name: user.name.clone(),
-        family_name: user.family_name.clone(),
-        email: user.email.clone(),
-        phone: user.phone.clone(),
-        kind: user.kind,
-        lang: user.lang,
-    };
-    validate_profile(ctx, &profile)?;
-    check_method(&user)?;
-    let writes = email_moves(ctx, tenant, &user, old_email.as_deref(), st)?;
+    let writes = settle_profile(ctx, tenant, &user, old_email.as_deref(), st)?;
     if email_key_opt(&old_email) != email_key_opt(&user.email) {
         events.push(audit_by(ctx, &actor, AuditKind::EmailChanged, &r));
     }
@@ -767,17 +779,7 @@ fn edit_self_inner(
         }
         user.login_method = m;
     }
-    let profile = ProfileInput {
-        name: user.name.clone(),
-        family_name: user.family_name.clone(),
-        email: user.email.clone(),
-        phone: user.phone.clone(),
-        kind: user.kind,
-        lang: user.lang,
-    };
-    validate_profile(ctx, &profile)?;
-    check_method(&user)?;
-    let writes = email_moves(ctx, tenant, &user, old_email.as_deref(), st)?;
+    let writes = settle_profile(ctx, tenant, &user, old_email.as_deref(), st)?;
     let r = user.user_ref();
     let actor = Actor::user(&r);
     let mut d = Decision::ok(()).writes(writes);
