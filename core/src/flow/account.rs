@@ -738,8 +738,7 @@ fn edit_self_inner(
 ) -> Result<Decision<()>> {
     require(ctx, user.role, Permission::EditSelf)?;
     let old_email = user.email.clone();
-    let email_change = empty_to_none(&edit.email)
-        .filter(|e| email_key_opt(e) != email_key_opt(&old_email) || *e != old_email);
+    let email_change = empty_to_none(&edit.email).filter(|e| *e != old_email);
     if user.same_as_admin {
         if edit.name.as_ref().is_some_and(|n| *n != user.name) || edit.family_name.is_some() {
             return Err(Error::FieldNotEditable { field: Field::Name });
@@ -948,14 +947,8 @@ pub fn unlock(ctx: &Ctx<'_>, by: &Resetter<'_>, mut user: User) -> Decision<()> 
             Actor::user(&a.user_ref())
         }
         Resetter::Support => {
-            let perm = if user.role == Role::Admin {
-                Permission::UnlockAdmin
-            } else {
-                Permission::UnlockUser
-            };
-            if let Err(e) = require(ctx, Role::Support, perm)
-                .or_else(|_| require(ctx, Role::Support, Permission::UnlockAdmin))
-            {
+            // support unlocks admins (and, with the same permission, anyone else).
+            if let Err(e) = require(ctx, Role::Support, Permission::UnlockAdmin) {
                 return Decision::err(e);
             }
             Actor::Support
