@@ -1,0 +1,166 @@
+//! `monban mail …`: reads the outbox back — the newest mail's delivered secret (a code, a
+//! temporary password, a reset link or a login ID) for walkthroughs and development, and a
+//! listing of what was sent.
+
+use super::{CliError, Out};
+use clap::{Args, Subcommand};
+use monban_core::mail::{MailKind, extract_login_id, extract_secret};
+use monban_embedded::{OutboxMail, OutboxMailer};
+use std::path::PathBuf;
+
+/// `monban mail …`
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Print what the newest matching mail delivers: the reset URL, the temporary password,
+    /// the one-time code or the login ID.
+    ///
+    /// For development and walkthroughs on one machine: the outbox holds the secrets its mails
+    /// deliver.
+    Last(LastArgs),
+    /// List the mails in the outbox, oldest first: file, recipient, kind and subject, as JSON
+    /// lines (never the body).
+    List(ListArgs),
+}
+
+/// `monban mail last` options.
+#[derive(Debug, Clone, Args)]
+pub struct LastArgs {
+    /// The mail outbox folder.
+    #[arg(long, env = "MONBAN_OUTBOX", default_value = "outbox")]
+    pub outbox: PathBuf,
+    /// Only mails to this address (compared ignoring case).
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Option<String>,
+    /// Only this kind: reset_started, temporary_password, otp, user_registered,
+    /// login_id_notice, admin_reset_notice.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<MailKind>,
+    /// Print the subject and the whole body instead of the secret.
+    #[arg(long)]
+    pub body: bool,
+}
+
+/// `monban mail list` options.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The mail outbox folder.
+    #[arg(long, env = "MONBAN_OUTBOX", default_value = "outbox")]
+    pub outbox: PathBuf,
+    /// Only mails to this address (compared ignoring case).
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Option<String>,
+    /// Only this kind.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<MailKind>,
+}
+
+const KINDS: [MailKind; 6] = [
+    MailKind::ResetStarted,
+    MailKind::TemporaryPassword,
+    MailKind::Otp,
+    MailKind::UserRegistered,
+    MailKind::LoginIdNotice,
+    MailKind::AdminResetNotice,
+];
+
+fn parse_kind(s: &str) -> Result<MailKind, String> {
+    let wanted = s.trim().replace('-', "_").to_ascii_lowercase();
+    KINDS
+        .into_iter()
+        .find(|k| k.as_str() == wanted)
+        .ok_or_else(|| {
+            let names: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
+            format!(
+                "unknown mail kind {s:?}: choose one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn matching(
+    outbox: &PathBuf,
+    to: Option<&str>,
+    kind: Option<MailKind>,
+) -> Result<Vec<OutboxMail>, CliError> {
+    let all = OutboxMailer::read_all(outbox)
+        .map_err(|e| CliError::new(format!("cannot read the outbox {}: {e}", outbox.display())))?;
+    Ok(all
+        .into_iter()
+        .filter(|m| to.is_none_or(|t| m.mail.to.trim().eq_ignore_ascii_case(t.trim())))
+        .filter(|m| kind.is_none_or(|k| m.mail.kind == k))
+        .collect())
+}
+
+fn describe(to: Option<&str>, kind: Option<MailKind>) -> String {
+    let mut s = String::from("no mail");
+    if let Some(k) = kind {
+        s.push_str(&format!(" of kind {}", k.as_str()));
+    }
+    if let Some(t) = to {
+        s.push_str(&format!(" to {t}"));
+    }
+    s
+}
+
+/// Runs a `monban mail` command.
+pub fn run(cmd: MailCommand) -> Result<(), CliError> {
+    match cmd {
+        MailCommand::Last(a) => {
+            let mails = matching(&a.outbox, a.to.as_deref(), a.kind)?;
+            let Some(last) = mails.last() else {
+                return Err(CliError::new(format!(
+                    "{} in {}",
+                    describe(a.to.as_deref(), a.kind),
+                    a.outbox.display()
+                )));
+            };
+            let mut out = Out::new();
+            if a.body {
+                out.line(&format!("Subject: {}\n", last.mail.subject))?;
+                return out.line(last.mail.body.trim_end());
+            }
+            let value = match last.mail.kind {
+                MailKind::LoginIdNotice => extract_login_id(&last.mail),
+                _ => extract_secret(&last.mail),
+            };
+            match value {
+                Some(v) => out.line(&v),
+                None => Err(CliError::new(format!(
+                    "{} delivers no secret ({}): use --body to read it",
+                    last.file.display(),
+                    last.mail.kind.as_str()
+                ))),
+            }
+        }
+        MailCommand::List(a) => {
+            let mut out = Out::new();
+            for m in matching(&a.outbox, a.to.as_deref(), a.kind)? {
+                out.json(&serde_json::json!({
+                    "file": m.file.display().to_string(),
+                    "to": m.mail.to,
+                    "kind": m.mail.kind.as_str(),
+                    "lang": m.mail.lang,
+                    "subject": m.mail.subject,
+                }))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn kinds_parse_with_hyphens_or_underscores() {
+        assert_eq!(parse_kind("reset_started"), Ok(MailKind::ResetStarted));
+        assert_eq!(
+            parse_kind("temporary-password"),
+            Ok(MailKind::TemporaryPassword)
+        );
+        assert_eq!(parse_kind("OTP"), Ok(MailKind::Otp));
+        assert!(parse_kind("spam").unwrap_err().contains("user_registered"));
+    }
+}

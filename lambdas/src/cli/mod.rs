@@ -1,0 +1,290 @@
+//! The `monban` binary: `monban serve` runs the HTTP API ([`crate::router`]) on the embedded
+//! default — one SQLite file and a mail outbox folder — and the operator commands (`tenant
+//! create`, `user list`, `user unlock`, `sweep`, `audit`, `mail last`) work on the same files,
+//! also while the server runs (SQLite in WAL mode lets several processes share the file).
+//!
+//! Every option has a default that works from the current folder (`./monban.db`, `./outbox`,
+//! `./monban.key`, `./monban.support-token`, `127.0.0.1:8080`) and an environment variable
+//! (`MONBAN_DB`, `MONBAN_OUTBOX`, `MONBAN_PRESET`, ...), so an operator sets the policy once
+//! for the server and the commands alike.
+
+pub mod files;
+pub mod mail;
+pub mod operator;
+pub mod serve;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use monban_core::Policy;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What went wrong, in a sentence for the operator (never a secret).
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl CliError {
+    /// An error with this message.
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<monban_core::Error> for CliError {
+    fn from(e: monban_core::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<monban_core::ports::StoreError> for CliError {
+    fn from(e: monban_core::ports::StoreError) -> Self {
+        Self(format!("database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Standard output that goes quiet when its reader leaves (`monban audit | head`) instead of
+/// failing the command.
+#[derive(Debug)]
+pub struct Out {
+    closed: bool,
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Out {
+    /// Standard output.
+    pub fn new() -> Self {
+        Self { closed: false }
+    }
+
+    /// Writes one line.
+    pub fn line(&mut self, s: &str) -> Result<(), CliError> {
+        use std::io::Write as _;
+        if self.closed {
+            return Ok(());
+        }
+        let mut lock = std::io::stdout().lock();
+        match writeln!(lock, "{s}").and_then(|()| lock.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(CliError::new(format!(
+                "cannot write to standard output: {e}"
+            ))),
+        }
+    }
+
+    /// Writes `v` as one line of JSON.
+    pub fn json(&mut self, v: &impl serde::Serialize) -> Result<(), CliError> {
+        let s = serde_json::to_string(v)
+            .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
+        self.line(&s)
+    }
+}
+
+/// monban (門番): an embeddable authentication library — its local server and operator
+/// commands on SQLite with a mail outbox.
+#[derive(Debug, Parser)]
+#[command(
+    name = "monban",
+    version,
+    propagate_version = true,
+    after_help = "Start with `monban serve --preset kuroneko`; `monban <command> --help` tells more."
+)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the routes of /openapi.json) on the SQLite file and the outbox.
+    ///
+    /// On first start it creates the database, a 256-bit session-signing key and a support API
+    /// token (files private to their owner), and prints how to create the first tenant.
+    /// Ctrl-C or SIGTERM stops it cleanly: requests in flight finish first.
+    Serve(serve::ServeArgs),
+    /// Tenants (T-1..T-3).
+    #[command(subcommand)]
+    Tenant(operator::TenantCommand),
+    /// Users of a tenant.
+    #[command(subcommand)]
+    User(operator::UserCommand),
+    /// Delete dormant general and shipping users (LC-1); prints what was deleted as JSON.
+    Sweep(operator::SweepArgs),
+    /// Print the audit log as JSON lines, oldest first.
+    Audit(operator::AuditArgs),
+    /// Read the mail outbox.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The SQLite database file.
+    #[arg(long, env = "MONBAN_DB", default_value = "monban.db")]
+    pub db: PathBuf,
+    /// The mail outbox folder: one .eml file per mail.
+    #[arg(long, env = "MONBAN_OUTBOX", default_value = "outbox")]
+    pub outbox: PathBuf,
+    /// The session-signing key file (64 hex digits, mode 0600).
+    #[arg(long, env = "MONBAN_KEY_FILE", default_value = "monban.key")]
+    pub key_file: PathBuf,
+}
+
+/// Which rules apply. Give the operator commands the same as the server (or set
+/// `MONBAN_PRESET` / `MONBAN_POLICY` once).
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// A preset: kuroneko, e_parcel, secom_passport, identity_reset, nist, pci_dss
+    /// [default: nist, the NIST SP 800-63B secure default].
+    #[arg(long, env = "MONBAN_PRESET", value_name = "NAME")]
+    pub preset: Option<String>,
+    /// A JSON policy file (the form `Policy::to_json` writes), instead of a preset.
+    #[arg(
+        long,
+        env = "MONBAN_POLICY",
+        value_name = "FILE",
+        conflicts_with = "preset"
+    )]
+    pub policy: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The policy, validated; `true` when it came from a file.
+    pub fn load(&self) -> Result<(Policy, bool), CliError> {
+        match (&self.policy, &self.preset) {
+            (Some(file), _) => {
+                let json = std::fs::read_to_string(file).map_err(|e| {
+                    CliError::new(format!("cannot read the policy {}: {e}", file.display()))
+                })?;
+                let p = Policy::from_json(&json)
+                    .map_err(|e| CliError::new(format!("policy {}: {e}", file.display())))?;
+                Ok((p, true))
+            }
+            (None, name) => {
+                let name = name.as_deref().unwrap_or("nist");
+                let p = Policy::preset(name).map_err(|_| {
+                    CliError::new(format!(
+                        "unknown preset {name:?}: choose one of {}",
+                        Policy::PRESETS.join(", ")
+                    ))
+                })?;
+                Ok((p, false))
+            }
+        }
+    }
+}
+
+/// A mail language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// Japanese.
+    Ja,
+    /// English.
+    En,
+}
+
+impl From<LangArg> for monban_core::Lang {
+    fn from(l: LangArg) -> Self {
+        match l {
+            LangArg::Ja => monban_core::Lang::Ja,
+            LangArg::En => monban_core::Lang::En,
+        }
+    }
+}
+
+/// Runs the command line and answers the process's exit code: 0 on success, 1 on an error
+/// (printed to stderr), 2 on a usage error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("monban: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(a) => serve::run(a).await,
+            Command::Tenant(c) => operator::tenant(c).await,
+            Command::User(c) => operator::user(c).await,
+            Command::Sweep(a) => operator::sweep(a).await,
+            Command::Audit(a) => operator::audit(a).await,
+            Command::Mail(c) => mail::run(c),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("monban: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_preset_defaults_to_nist_and_a_policy_file_is_read() {
+        let (p, from_file) = PolicyArgs {
+            preset: None,
+            policy: None,
+        }
+        .load()
+        .unwrap();
+        assert_eq!((p.name.as_str(), from_file), ("nist", false));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.json");
+        std::fs::write(&file, Policy::kuroneko().to_json()).unwrap();
+        let (p, from_file) = PolicyArgs {
+            preset: None,
+            policy: Some(file),
+        }
+        .load()
+        .unwrap();
+        assert_eq!((p.name.as_str(), from_file), ("kuroneko", true));
+        let e = PolicyArgs {
+            preset: Some("nope".into()),
+            policy: None,
+        }
+        .load()
+        .unwrap_err();
+        assert!(e.to_string().contains("kuroneko"), "{e}");
+    }
+}

@@ -1,0 +1,258 @@
+//! `monban serve`: the router on `SqliteStore` + `OutboxMailer`, argon2 on tokio's blocking
+//! pool, logs through `tracing-subscriber`, and a clean stop on Ctrl-C / SIGTERM.
+
+use super::files::{self, SecretKind};
+use super::{CliError, DataArgs, Out, PolicyArgs};
+use crate::{AppState, router};
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use clap::Args;
+use monban_core::AuthService;
+use monban_core::ports::Store;
+use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
+use std::future::IntoFuture as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// `monban serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Database, outbox and key file.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The rules.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Address to listen on (plain HTTP: put a TLS terminator in front for anything but local use).
+    #[arg(long, env = "MONBAN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The support API token file (`Authorization: Bearer <token>` on /support/*), mode 0600.
+    #[arg(
+        long,
+        env = "MONBAN_SUPPORT_TOKEN_FILE",
+        default_value = "monban.support-token"
+    )]
+    pub support_token_file: std::path::PathBuf,
+    /// The URL users reach this server at; reset links are `<public-url>/reset/<token>`
+    /// [default: http://<the listening address>; with --policy, the file's reset_base_url].
+    #[arg(long, env = "MONBAN_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Believe the `X-Client-Cert-Sha256` header (L-8): only behind a TLS terminator that
+    /// verifies client certificates, sets that header and strips it from clients.
+    #[arg(long)]
+    pub trust_cert_header: bool,
+    /// Seconds to wait for requests in flight after Ctrl-C / SIGTERM before stopping anyway.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub shutdown_grace: u64,
+}
+
+/// Logs to stderr: `RUST_LOG` (e.g. `monban=debug,info`) or `info`. Never a secret: requests
+/// are logged by route template, not by path (a reset link's path holds its token).
+fn init_logs() {
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::EnvFilter;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second initialization (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let started = Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(
+        method = %method,
+        route = route.as_deref().unwrap_or("-"),
+        status = res.status().as_u16(),
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    res
+}
+
+/// Resolves when Ctrl-C or SIGTERM arrives.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: stopping; requests in flight finish first"),
+        () = term => tracing::info!("SIGTERM: stopping; requests in flight finish first"),
+    }
+}
+
+fn shell_quote(p: &Path) -> String {
+    let s = p.display().to_string();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn first_tenant_help(base: &str, args: &ServeArgs, preset_flag: &str) -> String {
+    let token = shell_quote(&args.support_token_file);
+    let db = shell_quote(&args.data.db);
+    // The binary as it was started (`target/release/monban` under `cargo run`).
+    let me = std::env::args_os()
+        .next()
+        .map(|a| shell_quote(Path::new(&a)))
+        .unwrap_or_else(|| "monban".to_owned());
+    format!(
+        "\nNo tenant yet. Create the first one over HTTP with the support token:\n\
+         \n  curl -sS -X POST {base}/support/tenants \\\n    \
+         -H \"authorization: Bearer $(cat {token})\" -H 'content-type: application/json' \\\n    \
+         -d '{{\"code\":\"999999999\",\"name\":\"黒猫堂\",\"access_key\":\"7777777\",\
+         \"admin\":{{\"name\":\"黒猫太郎\",\"email\":\"123@a.com\"}}}}'\n\
+         \nor on this machine (the access key is read from a variable, not the command line):\n\
+         \n  ACCESS_KEY=7777777 {me} tenant create --db {db}{preset_flag} --code 999999999 \\\n    \
+         --name 黒猫堂 --admin-name 黒猫太郎 --admin-email 123@a.com --access-key-env ACCESS_KEY\n\
+         \nThe admin (user ID = tenant code) then asks for the reset link: POST {base}/reset\n\
+         with {{\"tenant\",\"user_id\",\"access_key\"}}; the mails land in {}.",
+        args.data.outbox.display()
+    )
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> Result<(), CliError> {
+    init_logs();
+    let (mut policy, from_file) = args.policy.load()?;
+    let rng = OsRandom::new()?;
+
+    // The secrets first: an unsafe or malformed one stops the start before anything is created.
+    let db_existed = args.data.db.exists();
+    let key = files::load_or_create(&args.data.key_file, SecretKind::SessionKey, &rng)?;
+    let token = files::load_or_create(&args.support_token_file, SecretKind::SupportToken, &rng)?;
+    if key.created && db_existed {
+        tracing::warn!(
+            key_file = %args.data.key_file.display(),
+            "created a new session key for an existing database: earlier sessions and codes no longer verify"
+        );
+    }
+    let db_created = files::prepare_db_file(&args.data.db)?;
+    let store = SqliteStore::open(&args.data.db).map_err(|e| {
+        CliError::new(format!(
+            "cannot open the database {}: {e}",
+            args.data.db.display()
+        ))
+    })?;
+    files::prepare_outbox(&args.data.outbox)?;
+    let mailer = OutboxMailer::new(&args.data.outbox).map_err(|e| {
+        CliError::new(format!(
+            "cannot use the outbox {}: {e}",
+            args.data.outbox.display()
+        ))
+    })?;
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError::new(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    match (&args.public_url, from_file) {
+        (Some(url), _) => {
+            policy.mail.reset_base_url = format!("{}/reset/", url.trim_end_matches('/'));
+        }
+        (None, false) => {
+            if addr.ip().is_unspecified() {
+                tracing::warn!(
+                    "listening on every interface without --public-url: reset links name {base}"
+                );
+            }
+            policy.mail.reset_base_url = format!("{base}/reset/");
+        }
+        (None, true) => {}
+    }
+    let policy_name = policy.name.clone();
+    let reset_base = policy.mail.reset_base_url.clone();
+
+    let service = AuthService::new(
+        policy,
+        files::session_key(&key.value)?,
+        store,
+        mailer,
+        SystemClock,
+        rng,
+    )?
+    .with_offload(TokioOffload::new());
+    let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
+    let state = AppState::new(service, Some(token.value)).trust_cert_header(args.trust_cert_header);
+    let app = router(state).layer(middleware::from_fn(log_request));
+
+    let mut out = Out::new();
+    if db_created || key.created || token.created {
+        out.line(&format!(
+            "monban: first start: created {} (database), {} (session key) and {} (support token); \
+             the key and token files are readable by their owner only.",
+            args.data.db.display(),
+            args.data.key_file.display(),
+            args.support_token_file.display()
+        ))?;
+    }
+    out.line(&format!(
+        "monban: listening on {base} (policy {policy_name}; database {}; outbox {}; reset links {reset_base}…)",
+        args.data.db.display(),
+        args.data.outbox.display()
+    ))?;
+    if no_users {
+        let preset_flag = match (&args.policy.policy, &args.policy.preset) {
+            (Some(f), _) => format!(" --policy {}", shell_quote(f)),
+            (None, Some(p)) => format!(" --preset {p}"),
+            (None, None) => String::new(),
+        };
+        out.line(&first_tenant_help(&base, &args, &preset_flag))?;
+    }
+    tracing::info!(address = %addr, policy = %policy_name, "listening");
+
+    let (stopping_tx, mut stopping_rx) = watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stop_signal().await;
+        let _ = stopping_tx.send(true);
+    });
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let give_up = async move {
+        if stopping_rx.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = server.into_future() => r.map_err(|e| CliError::new(format!("server: {e}")))?,
+        () = give_up => {
+            tracing::warn!(secs = grace.as_secs(), "requests still in flight after the grace period: stopping anyway");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
