@@ -204,9 +204,14 @@ impl Mailer for OutboxMailer {
 
 // ---- writing ---------------------------------------------------------------------------------
 
-/// Creates `path` (which must not exist), writes `bytes` and flushes them to disk.
+/// Creates `path` (which must not exist), writes `bytes` and flushes them to disk. The file is
+/// readable by its owner only: a mail carries a code, a link or a temporary password.
 fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = std::fs::File::create_new(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }

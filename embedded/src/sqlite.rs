@@ -286,6 +286,27 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
+        // The database holds password hashes and authenticator secrets: a new file is readable
+        // by its owner only (SQLite's -wal and -shm files take the main file's permissions).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(unavailable(format!(
+                        "cannot create {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
         let conn = retry_busy(options.busy_timeout, || {
             let mut conn = connect_once(&path, &options)?;
             migrate(&mut conn)?;

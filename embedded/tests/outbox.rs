@@ -53,6 +53,13 @@ async fn each_mail_is_one_named_eml_file_read_back_whole() {
     }
     // Only the mails are in the folder: no temporary files left behind.
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 2);
+    // A mail carries a secret: only its owner may read the file.
+    #[cfg(unix)]
+    for m in &mails {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&m.file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", m.file.display());
+    }
     // The raw file is a plain-text MIME mail with the kind in a header.
     let raw = std::fs::read_to_string(&mails[0].file).unwrap();
     for h in [

@@ -420,3 +420,14 @@ async fn clones_share_one_pool_and_see_each_others_writes() {
     assert_eq!(b.commits(), 1);
     assert!(format!("{b:?}").contains("monban.db"));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("monban.db");
+    let _store = monban_embedded::SqliteStore::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
