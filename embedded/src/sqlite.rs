@@ -39,7 +39,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// The migrations, in order: (version, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_settings.sql")),
+];
 
 /// Tunables of a [`SqliteStore`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,6 +371,38 @@ impl SqliteStore {
     /// The moving average of a commit's duration, which scales the back-off.
     pub fn typical_commit(&self) -> Duration {
         Duration::from_micros(self.shared.commit_micros.load(Ordering::Relaxed))
+    }
+
+    /// A value the application keeps beside its records (`monban serve` keeps the policy it
+    /// runs with, so operator commands on the same file apply the same rules).
+    pub async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
+        let name = name.to_owned();
+        self.run(move |c, _| {
+            use rusqlite::OptionalExtension;
+            let v = c
+                .query_row(
+                    "SELECT value FROM settings WHERE name = ?1",
+                    params![name],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?;
+            Ok(v)
+        })
+        .await
+    }
+
+    /// Sets [`SqliteStore::setting`] `name` to `value`.
+    pub async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.run(move |c, _| {
+            c.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `job` on a pooled connection off the async workers.

@@ -60,7 +60,7 @@ async fn migrations_are_applied_once_and_recorded() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -430,4 +430,17 @@ async fn a_new_database_file_is_readable_by_its_owner_only() {
     let _store = monban_embedded::SqliteStore::open(&path).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn settings_round_trip_and_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = monban_embedded::SqliteStore::open(dir.path().join("monban.db")).unwrap();
+    assert_eq!(store.setting("policy").await.unwrap(), None);
+    store.set_setting("policy", "{\"a\":1}").await.unwrap();
+    store.set_setting("policy", "{\"a\":2}").await.unwrap();
+    assert_eq!(
+        store.setting("policy").await.unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
 }

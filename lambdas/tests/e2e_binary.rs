@@ -351,6 +351,24 @@ fn the_kuroneko_manual_against_the_real_binary_across_a_restart() {
     );
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("tenant_exists"));
+    // Without --preset the operator applies the rules the server recorded (Kuroneko: a tenant
+    // code is 9 half-width digits), not the default preset, which would accept "abc".
+    // SPEC: T-1
+    let short = monban(
+        dir,
+        &[
+            "tenant",
+            "create",
+            "--code",
+            "abc",
+            "--name",
+            "x",
+            "--admin-name",
+            "y",
+        ],
+    );
+    assert_eq!(short.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("invalid_input"));
 
     let status = server.stop();
     assert!(status.success(), "{status}");

@@ -154,12 +154,13 @@ pub struct DataArgs {
     pub key_file: PathBuf,
 }
 
-/// Which rules apply. Give the operator commands the same as the server (or set
-/// `MONBAN_PRESET` / `MONBAN_POLICY` once).
+/// Which rules apply. `monban serve` records its policy in the database; an operator command
+/// given neither `--preset` nor `--policy` applies that one.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
     /// A preset: kuroneko, e_parcel, secom_passport, identity_reset, nist, pci_dss
-    /// [default: nist, the NIST SP 800-63B secure default].
+    /// [default: for `serve`, nist (the NIST SP 800-63B secure default); for the operator
+    /// commands, the policy the server recorded in the database].
     #[arg(long, env = "MONBAN_PRESET", value_name = "NAME")]
     pub preset: Option<String>,
     /// A JSON policy file (the form `Policy::to_json` writes), instead of a preset.

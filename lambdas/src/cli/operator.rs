@@ -12,7 +12,7 @@ use monban_core::flow::account::{NewTenant, ProfileInput};
 use monban_core::model::{AccountKind, LoginMethod, UserRef};
 use monban_core::ports::{SecureRandom, Store};
 use monban_core::token::SessionKey;
-use monban_core::{AuthService, Secret};
+use monban_core::{AuthService, Policy, Secret};
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
 
 /// The service the operator commands use.
@@ -169,11 +169,13 @@ pub struct AuditArgs {
     pub after: Option<String>,
 }
 
+/// The setting under which `monban serve` records its policy (JSON) in the database.
+pub const POLICY_SETTING: &str = "policy";
+
 /// The service on the files of `data`. The database must exist (`monban serve` creates it);
 /// the key file is read when it exists (and refused if others may read it), else a throwaway
 /// key is used: no operator command issues a session token or a code.
 pub async fn open(data: &DataArgs, policy: &PolicyArgs) -> Result<Service, CliError> {
-    let (policy, _) = policy.load()?;
     let rng = OsRandom::new()?;
     let key = if data.key_file.exists() {
         files::session_key(&files::load(&data.key_file, SecretKind::SessionKey)?)?
@@ -194,6 +196,20 @@ pub async fn open(data: &DataArgs, policy: &PolicyArgs) -> Result<Service, CliEr
             data.db.display()
         ))
     })?;
+    // Without --preset / --policy, the rules `monban serve` recorded in the database apply.
+    let policy = match (&policy.preset, &policy.policy) {
+        (None, None) => match store.setting(POLICY_SETTING).await.map_err(|e| {
+            CliError::new(format!(
+                "cannot read the database {}: {e}",
+                data.db.display()
+            ))
+        })? {
+            Some(json) => Policy::from_json(&json)
+                .map_err(|e| CliError::new(format!("the policy recorded in the database: {e}")))?,
+            None => policy.load()?.0,
+        },
+        _ => policy.load()?.0,
+    };
     files::prepare_outbox(&data.outbox)?;
     let mailer = OutboxMailer::new(&data.outbox).map_err(|e| {
         CliError::new(format!(

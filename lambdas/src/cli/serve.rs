@@ -196,6 +196,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     let policy_name = policy.name.clone();
     let reset_base = policy.mail.reset_base_url.clone();
+    // The operator commands on this file apply the rules the server runs with.
+    store
+        .set_setting(super::operator::POLICY_SETTING, &policy.to_json())
+        .await
+        .map_err(|e| CliError::new(format!("cannot record the policy in the database: {e}")))?;
 
     let service = AuthService::new(
         policy,
