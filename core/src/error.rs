@@ -322,6 +322,44 @@ impl Error {
         Error::InvalidInput { field, problem }
     }
 
+    /// One value of every variant, for tables that must cover them all (HTTP status mapping,
+    /// FFI error lists, documentation) and for the tests that check those tables.
+    pub fn one_of_each() -> Vec<Error> {
+        vec![
+            Error::invalid(Field::Email, InputProblem::Format),
+            Error::PasswordMismatch,
+            Error::PasswordRejected(vec![]),
+            Error::LoginFailed,
+            Error::Locked,
+            Error::CurrentPasswordWrong,
+            Error::MailOtpNotConfigured,
+            Error::OtpInvalid,
+            Error::ChallengeExpired,
+            Error::ResendLimited,
+            Error::EmailTaken,
+            Error::SameAsAdminTaken,
+            Error::EmailRequiredForMailOtp,
+            Error::UserIdTaken,
+            Error::TenantExists,
+            Error::ShippingNotAllowed,
+            Error::Forbidden,
+            Error::SupportOnly,
+            Error::FieldNotEditable {
+                field: Field::UserId,
+            },
+            Error::NotFound,
+            Error::PasswordChangeRequired,
+            Error::SessionInvalid,
+            Error::ResetLinkInvalid,
+            Error::ResetInputInvalid,
+            Error::NotEnabled,
+            Error::PolicyInvalid("x".into()),
+            Error::Conflict,
+            Error::StoreUnavailable,
+            Error::MailFailed,
+        ]
+    }
+
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -563,39 +601,7 @@ mod tests {
 
     #[test]
     fn codes_are_stable_and_distinct() {
-        let all = [
-            Error::invalid(Field::Email, InputProblem::Format),
-            Error::PasswordMismatch,
-            Error::PasswordRejected(vec![]),
-            Error::LoginFailed,
-            Error::Locked,
-            Error::CurrentPasswordWrong,
-            Error::MailOtpNotConfigured,
-            Error::OtpInvalid,
-            Error::ChallengeExpired,
-            Error::ResendLimited,
-            Error::EmailTaken,
-            Error::SameAsAdminTaken,
-            Error::EmailRequiredForMailOtp,
-            Error::UserIdTaken,
-            Error::TenantExists,
-            Error::ShippingNotAllowed,
-            Error::Forbidden,
-            Error::SupportOnly,
-            Error::FieldNotEditable {
-                field: Field::UserId,
-            },
-            Error::NotFound,
-            Error::PasswordChangeRequired,
-            Error::SessionInvalid,
-            Error::ResetLinkInvalid,
-            Error::ResetInputInvalid,
-            Error::NotEnabled,
-            Error::PolicyInvalid("x".into()),
-            Error::Conflict,
-            Error::StoreUnavailable,
-            Error::MailFailed,
-        ];
+        let all = Error::one_of_each();
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         for e in &all {
             assert!(!e.message(Lang::Ja).is_empty() && !e.message(Lang::En).is_empty());

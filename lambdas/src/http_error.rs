@@ -357,39 +357,7 @@ mod tests {
 
     #[test]
     fn every_code_has_one_status_and_the_table_agrees_with_the_mapping() {
-        let core = [
-            Error::invalid(Field::Email, InputProblem::Format),
-            Error::PasswordMismatch,
-            Error::PasswordRejected(vec![]),
-            Error::LoginFailed,
-            Error::Locked,
-            Error::CurrentPasswordWrong,
-            Error::MailOtpNotConfigured,
-            Error::OtpInvalid,
-            Error::ChallengeExpired,
-            Error::ResendLimited,
-            Error::EmailTaken,
-            Error::SameAsAdminTaken,
-            Error::EmailRequiredForMailOtp,
-            Error::UserIdTaken,
-            Error::TenantExists,
-            Error::ShippingNotAllowed,
-            Error::Forbidden,
-            Error::SupportOnly,
-            Error::FieldNotEditable {
-                field: Field::UserId,
-            },
-            Error::NotFound,
-            Error::PasswordChangeRequired,
-            Error::SessionInvalid,
-            Error::ResetLinkInvalid,
-            Error::ResetInputInvalid,
-            Error::NotEnabled,
-            Error::PolicyInvalid("x".into()),
-            Error::Conflict,
-            Error::StoreUnavailable,
-            Error::MailFailed,
-        ];
+        let core = Error::one_of_each();
         let http = [
             HttpProblem::InvalidRequest,
             HttpProblem::PayloadTooLarge,
