@@ -1,0 +1,50 @@
+"""Shared fixtures: a capturing Python Mailer and an Auth on a fresh SQLite file."""
+
+import os
+import threading
+
+import pytest
+
+import monban
+
+
+class Inbox(monban.Mailer):
+    """A Mailer that keeps every mail, as the person reading them would."""
+
+    def __init__(self) -> None:
+        self.mails: list = []
+        self.fail = False
+        self._lock = threading.Lock()
+
+    def send(self, mail: monban.MailMessage) -> None:
+        if self.fail:
+            raise RuntimeError("smtp down")
+        with self._lock:
+            self.mails.append(mail)
+
+    def last(self, to: str, kind: monban.MailKind) -> monban.MailMessage:
+        for mail in reversed(self.mails):
+            if mail.to == to and mail.kind == kind:
+                return mail
+        raise AssertionError(f"no {kind} mail to {to} in {[(m.to, m.kind) for m in self.mails]}")
+
+    def secret(self, to: str, kind: monban.MailKind) -> str:
+        value = monban.extract_secret(self.last(to, kind))
+        assert value, f"a secret in the {kind} mail to {to}"
+        return value
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+def open_auth(tmp_path, preset: str, inbox: Inbox) -> monban.Auth:
+    policy = monban.Policy.preset(preset).with_test_hashing()
+    return monban.Auth.open(os.path.join(str(tmp_path), "monban.db"), policy, inbox)
+
+
+def failure(excinfo) -> str:
+    """The stable code of a MonbanError.Failed."""
+    assert isinstance(excinfo.value, monban.MonbanError.Failed), excinfo.value
+    return excinfo.value.code
