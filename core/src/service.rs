@@ -1587,6 +1587,47 @@ mod tests {
         }
     }
 
+    struct Fixture {
+        store: Arc<MemoryStore>,
+        mailer: Arc<CapturingMailer>,
+        clock: Arc<ManualClock>,
+        svc: Svc,
+        temp: Secret,
+    }
+
+    /// A Kuroneko service (test hashing) on fresh in-memory ports.
+    fn fixture() -> Fixture {
+        let store = Arc::new(MemoryStore::new());
+        let mailer = Arc::new(CapturingMailer::new());
+        let clock = Arc::new(ManualClock::at(Timestamp(1_800_000_000)));
+        let svc = service(
+            Policy::kuroneko().with_test_hashing(),
+            &store,
+            &mailer,
+            &clock,
+        );
+        Fixture {
+            store,
+            mailer,
+            clock,
+            svc,
+            temp: Secret::default(),
+        }
+    }
+
+    /// [`fixture`] with tenant 999999999 created and its admin's mailed temporary password.
+    async fn with_tenant() -> Fixture {
+        let mut f = fixture();
+        f.svc
+            .support_create_tenant(&tenant("999999999"))
+            .await
+            .unwrap();
+        f.temp = Secret::new(
+            crate::mail::extract_secret(&f.mailer.last_to("admin@example.com").unwrap()).unwrap(),
+        );
+        f
+    }
+
     async fn first_login(
         svc: &Svc,
         mailer: &CapturingMailer,
@@ -1613,23 +1654,13 @@ mod tests {
     async fn weaker_hash_is_replaced_at_the_next_login() {
         // SPEC: PW-6
         // GIVEN a user whose password was hashed at weaker parameters
-        let (store, mailer, clock) = (
-            Arc::new(MemoryStore::new()),
-            Arc::new(CapturingMailer::new()),
-            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
-        );
-        let weak = service(
-            Policy::kuroneko().with_test_hashing(),
-            &store,
-            &mailer,
-            &clock,
-        );
-        weak.support_create_tenant(&tenant("999999999"))
-            .await
-            .unwrap();
-        let temp = Secret::new(
-            crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap(),
-        );
+        let Fixture {
+            store,
+            mailer,
+            clock,
+            svc: weak,
+            temp,
+        } = with_tenant().await;
         let s = first_login(&weak, &mailer, "999999999", &temp).await;
         let pw = Secret::new("Kuro2024neko");
         weak.change_password(s.token.expose(), None, &pw, &pw)
@@ -1657,23 +1688,9 @@ mod tests {
     async fn a_failed_mail_leaves_the_state_stored_and_the_request_retryable() {
         // SPEC: L-3
         // GIVEN an admin with a known password and a mailer that fails
-        let (store, mailer, clock) = (
-            Arc::new(MemoryStore::new()),
-            Arc::new(CapturingMailer::new()),
-            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
-        );
-        let svc = service(
-            Policy::kuroneko().with_test_hashing(),
-            &store,
-            &mailer,
-            &clock,
-        );
-        svc.support_create_tenant(&tenant("999999999"))
-            .await
-            .unwrap();
-        let temp = Secret::new(
-            crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap(),
-        );
+        let Fixture {
+            mailer, svc, temp, ..
+        } = with_tenant().await;
         mailer.set_failing(true);
         let req = LoginRequest {
             tenant: Some("999999999".into()),
@@ -1711,17 +1728,7 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_inputs_are_refused_before_any_work() {
-        let (store, mailer, clock) = (
-            Arc::new(MemoryStore::new()),
-            Arc::new(CapturingMailer::new()),
-            Arc::new(ManualClock::at(Timestamp(1_800_000_000))),
-        );
-        let svc = service(
-            Policy::kuroneko().with_test_hashing(),
-            &store,
-            &mailer,
-            &clock,
-        );
+        let Fixture { store, svc, .. } = fixture();
         let huge = "9".repeat(MAX_INPUT + 1);
         let req = LoginRequest {
             tenant: Some("999999999".into()),
