@@ -6,6 +6,7 @@
 //! check what was (or was not) stored.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod aws_local;
 pub mod conformance;
 
 use monban_core::audit::{AuditEvent, AuditFilter};
