@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod aws;
 pub mod cli;
 pub mod extract;
 pub mod http_error;
