@@ -135,10 +135,19 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> f
     }
 }
 
-/// L-8: the client certificate a trusted TLS terminator vouches for, from the
-/// `X-Client-Cert-Sha256` header, believed only when [`AppState::trust_cert_header`] is on.
+/// L-8: the client certificate a trusted TLS terminator vouches for: the one in a
+/// [`VerifiedClientCert`] request extension (API Gateway mutual TLS, set by the Lambda adapter),
+/// else the `X-Client-Cert-Sha256` header, believed only when [`AppState::trust_cert_header`] is
+/// on. A request with neither has no certificate.
 #[derive(Debug, Clone, Default)]
 pub struct TransportCert(pub Option<monban_core::cert::ClientCert>);
+
+/// A client certificate verified by the transport itself, as a request extension. Only server
+/// code can set an extension (a client controls headers and body, never extensions): the Lambda
+/// adapter puts API Gateway's mutual-TLS certificate here (`monban_lambdas::aws::lambda`).
+/// [`TransportCert`] prefers it to the header, whatever `trust_cert_header` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedClientCert(pub monban_core::cert::ClientCert);
 
 /// The header a trusted proxy puts the client certificate's SHA-256 fingerprint in.
 pub const CERT_HEADER: &str = "x-client-cert-sha256";
@@ -150,6 +159,9 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> f
         parts: &mut Parts,
         state: &AppState<S, M>,
     ) -> Result<Self, ApiError> {
+        if let Some(VerifiedClientCert(cert)) = parts.extensions.get::<VerifiedClientCert>() {
+            return Ok(TransportCert(Some(cert.clone())));
+        }
         if !state.trusts_cert_header() {
             return Ok(TransportCert(None));
         }

@@ -1,0 +1,245 @@
+//! What the AWS tests share: DynamoDB Local and the SES v2 stand-in (from
+//! `monban_tests::aws_local`, started once per test process or named by
+//! `MONBAN_TEST_DYNAMODB_ENDPOINT` / `MONBAN_TEST_SES_ENDPOINT`), a fresh table per test, unique
+//! mail addresses (the SES stand-in is shared), and the mails read back from its `/store`.
+//!
+//! Nothing is skipped: a stand-in that cannot be started or reached fails the test with what to
+//! do about it.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+pub mod runtime_api;
+
+use monban_core::Lang;
+use monban_core::mail::{Mail, MailKind, extract_secret};
+use monban_lambdas::aws::store;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A name no other test (in this or another process) uses: `<prefix>-<pid>-<time>-<n>`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A unique address at example.com, e.g. `admin.4242-…@example.com`.
+pub fn address(who: &str) -> String {
+    format!("{}@example.com", unique(who).replace('-', "."))
+}
+
+/// DynamoDB Local's endpoint.
+pub fn dynamodb_endpoint() -> String {
+    monban_tests::aws_local::dynamodb_endpoint()
+}
+
+/// A new table on DynamoDB Local, with its client.
+pub async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
+    let endpoint = dynamodb_endpoint();
+    let client = store::local_client(&endpoint);
+    let table = unique("monban-test");
+    store::create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot create table {table} on DynamoDB Local at {endpoint}: {e}")
+        });
+    (client, table)
+}
+
+/// One mail the SES stand-in received.
+#[derive(Debug, Clone)]
+pub struct SesMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+}
+
+impl SesMail {
+    /// The secret it delivers, read as a mail of `kind` (either language).
+    pub fn secret(&self, kind: MailKind) -> Option<String> {
+        [Lang::Ja, Lang::En].into_iter().find_map(|lang| {
+            extract_secret(&Mail {
+                to: self.to.first().cloned().unwrap_or_default(),
+                kind,
+                lang,
+                subject: self.subject.clone(),
+                body: self.text.clone(),
+            })
+        })
+    }
+}
+
+/// The SES v2 stand-in.
+#[derive(Debug, Clone)]
+pub struct Ses {
+    pub endpoint: String,
+}
+
+impl Ses {
+    pub fn start() -> Self {
+        Self {
+            endpoint: monban_tests::aws_local::ses_endpoint(),
+        }
+    }
+
+    /// Every mail the stand-in holds, oldest first.
+    pub fn all(&self) -> Vec<SesMail> {
+        let url = format!("{}/store", self.endpoint);
+        let body: Value = ureq::get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("the SES stand-in at {url} does not answer: {e}"))
+            .body_mut()
+            .read_json()
+            .unwrap_or_else(|e| panic!("the SES stand-in at {url} answered no JSON: {e}"));
+        body["emails"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `emails` in the SES stand-in's store: {body}"))
+            .iter()
+            .map(|m| SesMail {
+                from: m["from"].as_str().unwrap_or("").to_owned(),
+                to: m["destination"]["to"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|t| t.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                subject: m["subject"].as_str().unwrap_or("").to_owned(),
+                text: m["body"]["text"].as_str().unwrap_or("").to_owned(),
+            })
+            .collect()
+    }
+
+    /// The mails to `to`, oldest first.
+    pub fn to(&self, to: &str) -> Vec<SesMail> {
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
+    }
+
+    /// The last mail to `to`, which must deliver a secret as a mail of `kind`.
+    #[track_caller]
+    pub fn last_of(&self, to: &str, kind: MailKind) -> String {
+        let mails = self.to(to);
+        let last = mails
+            .last()
+            .unwrap_or_else(|| panic!("the SES stand-in has no mail to {to}"));
+        last.secret(kind).unwrap_or_else(|| {
+            panic!(
+                "the last mail to {to} ({:?}) delivers no {kind:?} secret",
+                last.subject
+            )
+        })
+    }
+
+    /// Waits (up to 10 s) until `to` has at least `count` mails; answers them.
+    pub fn wait_for(&self, to: &str, count: usize) -> Vec<SesMail> {
+        let started = Instant::now();
+        loop {
+            let mails = self.to(to);
+            if mails.len() >= count {
+                return mails;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{to} has {} mails, expected {count}",
+                mails.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// An answer of the app: status and body (JSON, or `Null`).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub json: Value,
+}
+
+impl Answer {
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.json);
+        self
+    }
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        self.expect(status);
+        assert_eq!(self.json["code"], code, "body: {}", self.json);
+        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        self
+    }
+    #[track_caller]
+    pub fn str(&self, field: &str) -> String {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {}", self.json))
+            .to_owned()
+    }
+}
+
+/// Requests through the app (the router as the Lambda serves it), in process.
+#[derive(Clone)]
+pub struct Http {
+    pub app: axum::Router,
+}
+
+impl Http {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+    ) -> Answer {
+        use tower::ServiceExt as _;
+        let mut b = axum::http::Request::builder().method(method).uri(path);
+        if let Some(t) = bearer {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(axum::body::Body::empty()).unwrap(),
+        };
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Writes a file only its owner may read (the secret files the functions accept).
+pub fn write_private(path: &std::path::Path, content: &str) {
+    std::fs::write(path, content).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
