@@ -168,9 +168,26 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
 
 // ---- the service -----------------------------------------------------------------------------
 
-/// The AWS SDK configuration from the environment (region and credentials of the function).
+/// The AWS SDK configuration from the environment (region and credentials of the function),
+/// with the retry and timeout policy every client shares: standard retries (3 attempts;
+/// throttling, 5xx and transient network errors retried with jittered exponential back-off),
+/// 3 s per attempt and 8 s per call, so a stalled call fails inside the function's 15 s
+/// timeout with a retryable error instead of the whole invocation timing out.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// A DynamoDB client for `sdk`, with the configured endpoint override.
