@@ -169,11 +169,17 @@ pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Ro
 // ---- the service -----------------------------------------------------------------------------
 
 /// The AWS SDK configuration from the environment (region and credentials of the function),
-/// with the retry and timeout policy every client shares: standard retries (3 attempts;
-/// throttling, 5xx and transient network errors retried with jittered exponential back-off),
-/// 3 s per attempt and 8 s per call, so a stalled call fails inside the function's 15 s
-/// timeout with a retryable error instead of the whole invocation timing out.
+/// with [`sdk_loader`]'s retry and timeout policy.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_loader().load().await
+}
+
+/// The configuration loader every AWS client of the functions starts from: standard retries
+/// (3 attempts; throttling, 5xx and transient network errors retried with jittered exponential
+/// back-off), 2 s to connect, 3 s per attempt and 8 s per call, so a stalled call fails inside
+/// the function's 15 s timeout with a retryable error instead of the whole invocation timing
+/// out. Region and credentials come from the environment unless set on the loader.
+pub fn sdk_loader() -> aws_config::ConfigLoader {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     use std::time::Duration;
@@ -186,17 +192,16 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .operation_timeout(Duration::from_secs(8))
                 .build(),
         )
-        .load()
-        .await
 }
 
-/// A DynamoDB client for `sdk`, with the configured endpoint override.
+/// A DynamoDB client for `sdk`, talking to `endpoint` instead of DynamoDB when given (a local
+/// stand-in).
 pub fn dynamodb_client(
-    config: &LambdaConfig,
     sdk: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
 ) -> aws_sdk_dynamodb::Client {
     let mut b = aws_sdk_dynamodb::config::Builder::from(sdk);
-    if let Some(url) = &config.dynamodb_endpoint {
+    if let Some(url) = endpoint {
         b = b.endpoint_url(url);
     }
     aws_sdk_dynamodb::Client::from_conf(b.build())
@@ -211,7 +216,10 @@ pub async fn service(
     let sdk = sdk_config().await;
     let ssm = config.needs_ssm().then(|| config.ssm_client(&sdk));
     let secrets = config.secrets(ssm.as_ref()).await?;
-    let store = DynamoStore::new(dynamodb_client(config, &sdk), config.table.clone());
+    let store = DynamoStore::new(
+        dynamodb_client(&sdk, config.dynamodb_endpoint.as_deref()),
+        config.table.clone(),
+    );
     let mailer = SesMailer::new(
         SesMailer::client(&sdk, config.ses_endpoint.as_deref()),
         config.sender.clone(),
