@@ -5,6 +5,7 @@
 )]
 
 mod blocking;
+pub mod contention;
 mod outbox;
 mod sqlite;
 mod system;

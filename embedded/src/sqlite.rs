@@ -24,6 +24,7 @@
 //!   one hot record (200 racing wrong passwords) spread out instead of livelocking.
 
 use crate::blocking;
+use crate::contention::{BackOff, Contention, jitter};
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use monban_core::ports::{Store, StoreError, StoreResult};
@@ -33,7 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -78,12 +79,11 @@ struct Shared {
     slots: Arc<Semaphore>,
     /// Serializes this store's writers before they ask SQLite for the write lock.
     writer: Mutex<()>,
-    /// Calls in progress (waiting for a connection or running): the load the back-off scales to.
-    in_flight: AtomicUsize,
+    /// Calls in progress (waiting for a connection or running) and how long a commit holds
+    /// the write lock: what the back-off scales to.
+    contention: Contention,
     commits: AtomicU64,
     conflicts: AtomicU64,
-    /// Moving average of how long a commit holds the write lock, in microseconds.
-    commit_micros: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -245,35 +245,15 @@ impl Shared {
 
 // ---- back-off after a conflict ----------------------------------------------------------------
 
-/// Counts a call in progress until dropped (also when the caller's future is dropped).
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::Relaxed);
-        Self(n)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Bounds of the back-off unit (four times the typical commit), and of the whole back-off.
-const BACK_OFF_UNIT_MIN: Duration = Duration::from_millis(3);
-const BACK_OFF_UNIT_MAX: Duration = Duration::from_millis(25);
-const BACK_OFF_MAX: Duration = Duration::from_secs(1);
-
-/// A uniformly random duration in `[0, max]` (not for secrets: spreads retries apart).
-fn jitter(max: Duration) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
-    static DRAWS: AtomicU64 = AtomicU64::new(0);
-    let x = RandomState::new().hash_one(DRAWS.fetch_add(1, Ordering::Relaxed));
-    // The top 53 bits as a fraction in [0, 1); exact in an f64.
-    max.mul_f64((x >> 11) as f64 / (1u64 << 53) as f64)
-}
+/// The back-off's unit is four typical commits (3 to 25 ms), times the calls in flight, at most
+/// 1 s.
+const BACK_OFF: BackOff = BackOff {
+    first_commit: Duration::from_millis(1),
+    commits_per_unit: 4,
+    unit_min: Duration::from_millis(3),
+    unit_max: Duration::from_millis(25),
+    max: Duration::from_secs(1),
+};
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` with default options, creating its
@@ -323,10 +303,9 @@ impl SqliteStore {
                 idle: Mutex::new(vec![conn]),
                 slots: Arc::new(Semaphore::new(slots)),
                 writer: Mutex::new(()),
-                in_flight: AtomicUsize::new(0),
+                contention: Contention::new(BACK_OFF),
                 commits: AtomicU64::new(0),
                 conflicts: AtomicU64::new(0),
-                commit_micros: AtomicU64::new(1000),
             }),
         })
     }
@@ -346,31 +325,17 @@ impl SqliteStore {
         self.shared.conflicts.load(Ordering::Relaxed)
     }
 
-    /// Waits a random while before a conflict is answered, longer the more calls are in flight.
-    ///
-    /// The service answers a conflict by reading again and re-deciding (up to 100 times). When
-    /// many tasks race on one record, every read-to-commit window overlaps the others' and
-    /// only one per round wins: without a pause, 200 racing logins need up to 200 rounds. A
-    /// random pause spreads the retries out, so most of them find the record quiet (randomized
-    /// back-off, as in Ethernet or DynamoDB clients). The unit is four typical commits (3 to
-    /// 25 ms), times the calls in flight, at most 1 s; a lone conflict waits a few milliseconds.
-    /// The pause holds no connection and no lock, and sleeps on the blocking pool, so it needs
-    /// no timer from the runtime.
+    /// Waits a random while before a conflict is answered, longer the more calls are in flight
+    /// (why: [`crate::contention`]; the shape: [`BACK_OFF`]). The pause holds no connection and
+    /// no lock, and sleeps on the blocking pool, so it needs no timer from the runtime.
     async fn back_off(&self) {
-        let load = self.shared.in_flight.load(Ordering::Relaxed).max(1);
-        let unit = Duration::from_micros(self.shared.commit_micros.load(Ordering::Relaxed))
-            .saturating_mul(4)
-            .clamp(BACK_OFF_UNIT_MIN, BACK_OFF_UNIT_MAX);
-        let max = unit
-            .saturating_mul(u32::try_from(load).unwrap_or(u32::MAX))
-            .min(BACK_OFF_MAX);
-        let pause = jitter(max);
+        let pause = self.shared.contention.pause();
         let _ = blocking::run(move || std::thread::sleep(pause)).await;
     }
 
     /// The moving average of a commit's duration, which scales the back-off.
     pub fn typical_commit(&self) -> Duration {
-        Duration::from_micros(self.shared.commit_micros.load(Ordering::Relaxed))
+        self.shared.contention.typical_commit()
     }
 
     /// A value the application keeps beside its records (`monban serve` keeps the policy it
@@ -427,7 +392,7 @@ impl SqliteStore {
         &self,
         job: impl FnOnce(&mut Connection, &Shared) -> Job<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let _in_flight = InFlight::enter(&self.shared.in_flight);
+        let _in_flight = self.shared.contention.enter();
         let permit = Arc::clone(&self.shared.slots)
             .acquire_owned()
             .await
@@ -725,10 +690,7 @@ fn commit_ops(conn: &mut Connection, shared: &Shared, ops: &[Op]) -> Job<()> {
     }
     tx.commit()?;
     // Moving average (weight 1/8) of the time the write lock was held, for the back-off.
-    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let avg = shared.commit_micros.load(Ordering::Relaxed);
-    let next = avg.saturating_mul(7).saturating_add(took) / 8;
-    shared.commit_micros.store(next, Ordering::Relaxed);
+    shared.contention.note_commit(started.elapsed());
     Ok(())
 }
 

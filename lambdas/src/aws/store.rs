@@ -111,8 +111,9 @@ use aws_sdk_dynamodb::types::{
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use monban_core::ports::{Store, StoreError, StoreResult};
+use monban_embedded::contention::{BackOff, Contention, jitter};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -216,6 +217,36 @@ fn class(op: &str) -> Class {
     }
 }
 
+/// The capacity a call's output reports (`ReturnConsumedCapacity::TOTAL`).
+trait Consumed {
+    fn consumed(&self) -> &[ConsumedCapacity];
+}
+
+macro_rules! consumed {
+    (one: $($one:ty),*; many: $($many:ty),*) => {
+        $(impl Consumed for $one {
+            fn consumed(&self) -> &[ConsumedCapacity] {
+                self.consumed_capacity.as_slice()
+            }
+        })*
+        $(impl Consumed for $many {
+            fn consumed(&self) -> &[ConsumedCapacity] {
+                self.consumed_capacity()
+            }
+        })*
+    };
+}
+
+consumed!(
+    one: aws_sdk_dynamodb::operation::get_item::GetItemOutput,
+        aws_sdk_dynamodb::operation::query::QueryOutput,
+        aws_sdk_dynamodb::operation::put_item::PutItemOutput,
+        aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+    many: aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput,
+        aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput,
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput
+);
+
 // ---- the store --------------------------------------------------------------------------------
 
 /// A [`Store`] on one DynamoDB table (layout and consistency in the
@@ -231,10 +262,8 @@ pub struct DynamoStore {
 
 struct Shared {
     usage: Mutex<Usage>,
-    /// Calls in progress: the load the conflict back-off scales to.
-    in_flight: AtomicUsize,
-    /// Moving average of a commit's round trip, in microseconds.
-    commit_micros: AtomicU64,
+    /// Calls in progress and a commit's round trip: what the conflict back-off scales to.
+    contention: Contention,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -243,22 +272,6 @@ impl std::fmt::Debug for DynamoStore {
             .field("table", &self.table)
             .field("audit_retention_secs", &self.audit_retention_secs)
             .finish_non_exhaustive()
-    }
-}
-
-/// Counts a call in progress until dropped (also when the caller's future is dropped).
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::Relaxed);
-        Self(n)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -351,18 +364,15 @@ fn transact_error(e: &SdkError<TransactWriteItemsError>) -> StoreError {
     sdk_error("TransactWriteItems", e)
 }
 
-/// A uniformly random duration in `[0, max]` (not for secrets: spreads retries apart).
-fn jitter(max: Duration) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
-    static DRAWS: AtomicU64 = AtomicU64::new(0);
-    let x = RandomState::new().hash_one(DRAWS.fetch_add(1, Ordering::Relaxed));
-    max.mul_f64((x >> 11) as f64 / (1u64 << 53) as f64)
-}
-
-/// Bounds of the back-off unit (a few commit round trips), and of the whole back-off.
-const BACK_OFF_UNIT_MIN: Duration = Duration::from_millis(2);
-const BACK_OFF_UNIT_MAX: Duration = Duration::from_millis(50);
-const BACK_OFF_MAX: Duration = Duration::from_secs(2);
+/// The conflict back-off's unit is two typical commit round trips (2 to 50 ms), times the calls
+/// in flight, at most 2 s.
+const BACK_OFF: BackOff = BackOff {
+    first_commit: Duration::from_millis(5),
+    commits_per_unit: 2,
+    unit_min: Duration::from_millis(2),
+    unit_max: Duration::from_millis(50),
+    max: Duration::from_secs(2),
+};
 
 /// The next audit sort key: `A#<16 hex: strictly increasing microseconds><8 hex: process id>`.
 fn next_audit_sk() -> String {
@@ -530,8 +540,7 @@ impl DynamoStore {
             audit_retention_secs: None,
             shared: Arc::new(Shared {
                 usage: Mutex::new(Usage::default()),
-                in_flight: AtomicUsize::new(0),
-                commit_micros: AtomicU64::new(5_000),
+                contention: Contention::new(BACK_OFF),
             }),
         }
     }
@@ -562,6 +571,25 @@ impl DynamoStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Records a call (its consumed capacity when it succeeded) and maps its error with `error`.
+    fn recorded<O: Consumed, E>(
+        &self,
+        op: &'static str,
+        out: Result<O, SdkError<E>>,
+        error: impl FnOnce(&SdkError<E>) -> StoreError,
+    ) -> StoreResult<O> {
+        match out {
+            Ok(o) => {
+                self.record(op, true, o.consumed());
+                Ok(o)
+            }
+            Err(e) => {
+                self.record(op, false, []);
+                Err(error(&e))
+            }
+        }
     }
 
     fn record<'a>(
@@ -599,29 +627,15 @@ impl DynamoStore {
 
     /// Waits a random while before a conflict is answered, longer the more calls are in
     /// flight: many tasks re-deciding against one hot record (200 racing wrong passwords) then
-    /// spread out instead of colliding again at once (see `SqliteStore`'s back-off).
+    /// spread out instead of colliding again at once (see [`monban_embedded::contention`]).
     async fn back_off(&self) {
-        let load = self.shared.in_flight.load(Ordering::Relaxed).max(1);
-        let unit = Duration::from_micros(self.shared.commit_micros.load(Ordering::Relaxed))
-            .saturating_mul(2)
-            .clamp(BACK_OFF_UNIT_MIN, BACK_OFF_UNIT_MAX);
-        let max = unit
-            .saturating_mul(u32::try_from(load).unwrap_or(u32::MAX))
-            .min(BACK_OFF_MAX);
-        tokio::time::sleep(jitter(max)).await;
-    }
-
-    fn note_commit_time(&self, took: Duration) {
-        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let avg = self.shared.commit_micros.load(Ordering::Relaxed);
-        let next = avg.saturating_mul(7).saturating_add(took) / 8;
-        self.shared.commit_micros.store(next, Ordering::Relaxed);
+        tokio::time::sleep(self.shared.contention.pause()).await;
     }
 
     // ---- reads ------------------------------------------------------------------------------
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
-        let _f = InFlight::enter(&self.shared.in_flight);
+        let _f = self.shared.contention.enter();
         let out = self
             .client
             .get_item()
@@ -631,16 +645,8 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match out {
-            Ok(out) => {
-                self.record("GetItem", true, out.consumed_capacity.as_ref());
-                Ok(out.item)
-            }
-            Err(e) => {
-                self.record("GetItem", false, None);
-                Err(sdk_error("GetItem", &e))
-            }
-        }
+        let out = self.recorded("GetItem", out, |e| sdk_error("GetItem", e))?;
+        Ok(out.item)
     }
 
     /// One `Query` call: the items and where the next call starts.
@@ -650,7 +656,7 @@ impl DynamoStore {
         start: Option<Item>,
         limit: usize,
     ) -> StoreResult<(Vec<Item>, Option<Item>)> {
-        let _f = InFlight::enter(&self.shared.in_flight);
+        let _f = self.shared.contention.enter();
         let out = self
             .client
             .query()
@@ -666,16 +672,8 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match out {
-            Ok(out) => {
-                self.record("Query", true, out.consumed_capacity.as_ref());
-                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-            }
-            Err(e) => {
-                self.record("Query", false, None);
-                Err(sdk_error("Query", &e))
-            }
-        }
+        let out = self.recorded("Query", out, |e| sdk_error("Query", e))?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
     }
 
     /// Queries until `want` items are collected or the query ends; `per_call` is the `Limit`
@@ -731,7 +729,7 @@ impl DynamoStore {
                     .consistent_read(true)
                     .build()
                     .map_err(|e| build_error("BatchGetItem keys", &e))?;
-                let _f = InFlight::enter(&self.shared.in_flight);
+                let _f = self.shared.contention.enter();
                 let out = self
                     .client
                     .batch_get_item()
@@ -739,16 +737,7 @@ impl DynamoStore {
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await;
-                let out = match out {
-                    Ok(out) => {
-                        self.record("BatchGetItem", true, out.consumed_capacity());
-                        out
-                    }
-                    Err(e) => {
-                        self.record("BatchGetItem", false, None);
-                        return Err(sdk_error("BatchGetItem", &e));
-                    }
-                };
+                let out = self.recorded("BatchGetItem", out, |e| sdk_error("BatchGetItem", e))?;
                 if let Some(items) = out.responses.and_then(|mut r| r.remove(&*self.table)) {
                     for it in items {
                         let k = (
@@ -772,7 +761,7 @@ impl DynamoStore {
     // ---- writes -----------------------------------------------------------------------------
 
     async fn write_one(&self, op: Op) -> StoreResult<()> {
-        let _f = InFlight::enter(&self.shared.in_flight);
+        let _f = self.shared.contention.enter();
         match op {
             Op::Put { item, condition } => {
                 let out = self
@@ -786,16 +775,8 @@ impl DynamoStore {
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await;
-                match out {
-                    Ok(out) => {
-                        self.record("PutItem", true, out.consumed_capacity.as_ref());
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.record("PutItem", false, None);
-                        Err(sdk_error("PutItem", &e))
-                    }
-                }
+                self.recorded("PutItem", out, |e| sdk_error("PutItem", e))
+                    .map(drop)
             }
             Op::Delete { key, condition } => {
                 let out = self
@@ -809,16 +790,8 @@ impl DynamoStore {
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await;
-                match out {
-                    Ok(out) => {
-                        self.record("DeleteItem", true, out.consumed_capacity.as_ref());
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.record("DeleteItem", false, None);
-                        Err(sdk_error("DeleteItem", &e))
-                    }
-                }
+                self.recorded("DeleteItem", out, |e| sdk_error("DeleteItem", e))
+                    .map(drop)
             }
         }
     }
@@ -854,7 +827,7 @@ impl DynamoStore {
             };
             items.push(t);
         }
-        let _f = InFlight::enter(&self.shared.in_flight);
+        let _f = self.shared.contention.enter();
         let out = self
             .client
             .transact_write_items()
@@ -862,20 +835,12 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match out {
-            Ok(out) => {
-                self.record("TransactWriteItems", true, out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) => {
-                self.record("TransactWriteItems", false, None);
-                Err(transact_error(&e))
-            }
-        }
+        self.recorded("TransactWriteItems", out, transact_error)
+            .map(drop)
     }
 
     async fn put_unconditional(&self, item: Item) -> StoreResult<()> {
-        let _f = InFlight::enter(&self.shared.in_flight);
+        let _f = self.shared.contention.enter();
         let out = self
             .client
             .put_item()
@@ -884,16 +849,8 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match out {
-            Ok(out) => {
-                self.record("PutItem (audit)", true, out.consumed_capacity.as_ref());
-                Ok(())
-            }
-            Err(e) => {
-                self.record("PutItem (audit)", false, None);
-                Err(sdk_error("PutItem", &e))
-            }
-        }
+        self.recorded("PutItem (audit)", out, |e| sdk_error("PutItem", e))
+            .map(drop)
     }
 
     /// `BatchWriteItem` puts, 25 per call, re-sending unprocessed items with back-off.
@@ -919,7 +876,7 @@ impl DynamoStore {
                     tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(6)))).await;
                 }
                 attempt += 1;
-                let _f = InFlight::enter(&self.shared.in_flight);
+                let _f = self.shared.contention.enter();
                 let out = self
                     .client
                     .batch_write_item()
@@ -927,20 +884,14 @@ impl DynamoStore {
                     .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await;
-                match out {
-                    Ok(out) => {
-                        self.record("BatchWriteItem (audit)", true, out.consumed_capacity());
-                        if let Some(left) = out
-                            .unprocessed_items
-                            .and_then(|mut u| u.remove(&*self.table))
-                        {
-                            pending = left;
-                        }
-                    }
-                    Err(e) => {
-                        self.record("BatchWriteItem (audit)", false, None);
-                        return Err(sdk_error("BatchWriteItem", &e));
-                    }
+                let out = self.recorded("BatchWriteItem (audit)", out, |e| {
+                    sdk_error("BatchWriteItem", e)
+                })?;
+                if let Some(left) = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&*self.table))
+                {
+                    pending = left;
                 }
             }
         }
@@ -1100,7 +1051,7 @@ impl Store for DynamoStore {
             }
             (None, _) => Ok(()),
         };
-        self.note_commit_time(started.elapsed());
+        self.shared.contention.note_commit(started.elapsed());
         if out == Err(StoreError::Conflict) {
             self.back_off().await;
         }
