@@ -38,11 +38,10 @@ use aws_smithy_types::body::SdkBody;
 use axum::body::Body;
 use axum::http::Request;
 use monban_core::audit::AuditFilter;
-use monban_core::flow::account::{NewTenant, NewUser, ProfileInput};
 use monban_core::flow::login::LoginStep;
 use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
-use monban_core::model::{LoginMethod, User, UserRef, Write};
+use monban_core::model::{User, UserRef, Write};
 use monban_core::normalize::email_key;
 use monban_core::ports::Store;
 use monban_core::role::Role;
@@ -52,6 +51,7 @@ use monban_core::{AuthService, Error, Policy, Secret, Timestamp};
 use monban_lambdas::aws::item;
 use monban_lambdas::aws::store::{DynamoStore, create_table, local_config};
 use monban_lambdas::{AppState, router};
+use monban_tests::{TenantSpec, new_user};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -293,21 +293,16 @@ async fn fixture() -> Fx {
     let tenant = format!("{:09}", 100_000_000 + n);
     let admin_mail = format!("admin{n}@example.com");
     let created = svc
-        .support_create_tenant(&NewTenant {
-            code: tenant.clone(),
-            name: "黒猫堂".into(),
-            corporate_number: None,
-            logistics: true,
-            access_key: None,
-            lang: None,
-            admin: ProfileInput {
-                name: "黒猫太郎".into(),
-                email: Some(admin_mail.clone()),
-                ..Default::default()
-            },
-            admin_login_method: LoginMethod::MailOtp,
-            welcome_mail: true,
-        })
+        .support_create_tenant(
+            &TenantSpec {
+                code: &tenant,
+                email: &admin_mail,
+                access_key: None,
+                welcome_mail: true,
+                ..TenantSpec::kuroneko()
+            }
+            .new_tenant(),
+        )
         .await;
     assert!(created.is_ok(), "{created:?}");
     let mut fx = Fx {
@@ -500,17 +495,7 @@ impl Step {
                 .svc
                 .admin_create_user(
                     fx.token.expose(),
-                    &NewUser {
-                        user_id: NEW_USER.into(),
-                        role: Role::General,
-                        login_method: LoginMethod::MailOtp,
-                        same_as_admin: false,
-                        profile: ProfileInput {
-                            name: "山田花子".into(),
-                            email: Some(NEW_MAIL.into()),
-                            ..Default::default()
-                        },
-                    },
+                    &new_user(NEW_USER, Role::General, "山田花子", NEW_MAIL),
                 )
                 .await
                 .map(|_| ()),

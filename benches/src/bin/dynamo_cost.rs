@@ -17,10 +17,9 @@
 //! units (DynamoDB does not report them on an error), and a flow without races has none.
 
 use monban_core::audit::AuditFilter;
-use monban_core::flow::account::{NewTenant, NewUser, ProfileInput};
+use monban_core::flow::account::NewTenant;
 use monban_core::flow::login::LoginStep;
 use monban_core::mail::{MailKind, extract_secret};
-use monban_core::model::LoginMethod;
 use monban_core::ports::Store;
 use monban_core::role::Role;
 use monban_core::service::{LoginRequest, ResetRequest};
@@ -28,6 +27,7 @@ use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
 use monban_lambdas::aws::store::{DynamoStore, Usage, create_table, local_client};
 use monban_tests::monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
+use monban_tests::{TenantSpec, new_user};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -75,6 +75,18 @@ impl Bench {
             .map(Secret::new)
             .ok_or_else(|| fail(format!("no secret in the {kind:?} mail")))
     }
+}
+
+/// The tenant the flows run in: its admin gets a temporary password by mail, no access key.
+fn admin_tenant() -> NewTenant {
+    TenantSpec {
+        code: TENANT,
+        email: ADMIN_MAIL,
+        access_key: None,
+        welcome_mail: true,
+        ..TenantSpec::kuroneko()
+    }
+    .new_tenant()
 }
 
 fn login(password: &str) -> LoginRequest {
@@ -144,21 +156,7 @@ async fn main() -> Result<()> {
     let svc = Arc::clone(&b.svc);
     b.measure(
         "support creates a tenant with its admin",
-        svc.support_create_tenant(&NewTenant {
-            code: TENANT.into(),
-            name: "黒猫堂".into(),
-            corporate_number: None,
-            logistics: true,
-            access_key: None,
-            lang: None,
-            admin: ProfileInput {
-                name: "黒猫太郎".into(),
-                email: Some(ADMIN_MAIL.into()),
-                ..Default::default()
-            },
-            admin_login_method: LoginMethod::MailOtp,
-            welcome_mail: true,
-        }),
+        svc.support_create_tenant(&admin_tenant()),
     )
     .await?;
     // The admin's first login and forced password change (not part of the table's flows).
@@ -209,17 +207,7 @@ async fn main() -> Result<()> {
 
     // The admin creates a user with an e-mail address (user + e-mail claim, one transaction),
     // while the session is valid (the reset below ends it: RS-9).
-    let new = NewUser {
-        user_id: "user01".into(),
-        role: Role::General,
-        login_method: LoginMethod::MailOtp,
-        same_as_admin: false,
-        profile: ProfileInput {
-            name: "山田花子".into(),
-            email: Some("hanako@example.com".into()),
-            ..Default::default()
-        },
-    };
+    let new = new_user("user01", Role::General, "山田花子", "hanako@example.com");
     b.measure(
         "admin creates a user with an e-mail",
         svc.admin_create_user(admin.token.expose(), &new),
