@@ -122,8 +122,9 @@ fn tenant(code: &str) -> Tenant {
     }
 }
 
-/// A user with every optional field set and every list non-empty.
-fn full_user(tenant: &str, user_id: &str) -> User {
+/// A user with every optional field set and every list non-empty (also the item-mapping tests'
+/// sample of a store's hardest record).
+pub fn full_user(tenant: &str, user_id: &str) -> User {
     User {
         tenant: tenant.into(),
         user_id: user_id.into(),

@@ -911,57 +911,11 @@ mod tests {
 
     const T0: Timestamp = Timestamp(1_800_000_000);
 
+    /// The conformance suite's user with every optional part set, at version 3.
     fn full_user() -> User {
         User {
-            tenant: "123456789".into(),
-            user_id: "user01".into(),
-            role: Role::Shipping,
-            kind: AccountKind::Organization,
-            name: "花子".into(),
-            family_name: Some("山田".into()),
-            email: Some("user01@Example.com".into()),
-            phone: Some("03-1234-5678".into()),
-            same_as_admin: true,
-            login_method: LoginMethod::Totp,
-            password: PasswordRecord {
-                phc: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into(),
-                set_at: T0,
-                temporary_until: Some(T0.plus_days(7)),
-            },
-            password_history: vec!["$argon2id$old-1".into(), "$argon2id$old-2".into()],
-            totp: Some(TotpRecord {
-                secret: SecretBytes::new((0u8..20).collect()),
-                last_step: Some(60_000_000),
-            }),
-            totp_pending: Some(SecretBytes::new(vec![0xA5; 20])),
-            lock: LockState {
-                failures: 4,
-                locked_at: Some(T0.plus_secs(5)),
-            },
-            credential_version: 7,
-            created_at: T0,
-            last_login_at: Some(T0.plus_secs(60)),
-            pending_login: Some(PendingLogin {
-                nonce: Digest::of(b"nonce"),
-                code: Some(Digest::of(b"123456")),
-                expires_at: T0.plus_secs(600),
-                sends: vec![T0, T0.plus_secs(30)],
-                started_at: T0,
-                enrol: Some(SecretBytes::new(vec![7; 20])),
-            }),
-            pending_reset: Some(PendingReset {
-                nonce: Digest::of(b"reset"),
-                expires_at: T0.plus_secs(1800),
-            }),
-            certificates: vec![CertBinding {
-                key: "sha256:ab".into(),
-                serial: Some("0A1B".into()),
-                subject_dn: None,
-                bound_at: T0,
-            }],
-            password_protect: true,
-            lang: Some(Lang::En),
             version: 3,
+            ..monban_tests::conformance::full_user("123456789", "user01")
         }
     }
 
