@@ -153,6 +153,33 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
+/// Middleware for `router(..).layer(axum::middleware::from_fn(log_request))`: one info line per
+/// request with the method, the route *template* (a path may hold a reset token), the status,
+/// whether a verified client certificate came with it, and the time taken. `monban serve` and
+/// the `bootstrap` Lambda function both log through it.
+pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let client_cert = req
+        .extensions()
+        .get::<crate::extract::VerifiedClientCert>()
+        .is_some();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(
+        method = %method,
+        route = route.as_deref().unwrap_or("-"),
+        status = res.status().as_u16(),
+        client_cert,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    res
+}
+
 /// The whole HTTP API as one router (DESIGN principle 7): the local server, the Lambda and the
 /// tests all build this.
 pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {

@@ -16,7 +16,7 @@ use crate::aws::store::DynamoStore;
 use crate::extract::VerifiedClientCert;
 use crate::{AppState, router};
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use base64::Engine as _;
@@ -137,32 +137,11 @@ async fn attach_client_cert(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// One line per request: method, route template (a path may hold a reset token), status, time.
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let mtls = req.extensions().get::<VerifiedClientCert>().is_some();
-    let started = Instant::now();
-    let res = next.run(req).await;
-    tracing::info!(
-        method = %method,
-        route = route.as_deref().unwrap_or("-"),
-        status = res.status().as_u16(),
-        client_cert = mtls,
-        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
-    res
-}
-
 /// The HTTP app the `bootstrap` function serves: the router with the request log and the
 /// mutual-TLS certificate moved into the request.
 pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
     router(state)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(crate::api::log_request))
         .layer(middleware::from_fn(attach_client_cert))
 }
 

@@ -4,16 +4,14 @@
 use super::files::{self, SecretKind};
 use super::{CliError, DataArgs, Out, PolicyArgs};
 use crate::{AppState, router};
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use clap::Args;
 use monban_core::AuthService;
 use monban_core::ports::Store;
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
 use std::future::IntoFuture as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// `monban serve` options.
@@ -61,24 +59,6 @@ fn init_logs() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .try_init();
-}
-
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let started = Instant::now();
-    let res = next.run(req).await;
-    tracing::info!(
-        method = %method,
-        route = route.as_deref().unwrap_or("-"),
-        status = res.status().as_u16(),
-        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "request"
-    );
-    res
 }
 
 /// Resolves when Ctrl-C or SIGTERM arrives.
@@ -213,7 +193,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     .with_offload(TokioOffload::new());
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
     let state = AppState::new(service, Some(token.value)).trust_cert_header(args.trust_cert_header);
-    let app = router(state).layer(middleware::from_fn(log_request));
+    let app = router(state).layer(middleware::from_fn(crate::api::log_request));
 
     let mut out = Out::new();
     if db_created || key.created || token.created {
