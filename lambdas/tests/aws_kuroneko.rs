@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_common;
+mod common;
 
-use aws_common::{Http, Ses, address, fresh_table};
+use aws_common::{Ses, address, fresh_table};
+use common::Http;
 use monban_core::mail::MailKind;
 use monban_core::memory::{ManualClock, SeededRandom};
 use monban_core::token::SessionKey;
@@ -63,7 +65,7 @@ impl World {
         path: &str,
         body: Option<Value>,
         bearer: Option<&str>,
-    ) -> aws_common::Answer {
+    ) -> common::Answer {
         self.http.call(method, path, body, bearer).await
     }
 

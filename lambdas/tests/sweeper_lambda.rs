@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_common;
+mod common;
 
 use aws_common::runtime_api::{Function, Outcome, RuntimeApi};
-use aws_common::{Http, address, dynamodb_endpoint, fresh_table, write_private};
+use aws_common::{address, dynamodb_endpoint, fresh_table, write_private};
+use common::Http;
 use lambda_runtime::{Context, LambdaEvent};
 use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};

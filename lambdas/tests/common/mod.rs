@@ -51,6 +51,14 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// A string field of the JSON body.
+    #[track_caller]
+    pub fn str(&self, field: &str) -> String {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {}", self.json))
+            .to_owned()
+    }
     pub fn code(&self) -> &str {
         self.json["code"].as_str().unwrap_or("")
     }
@@ -90,6 +98,55 @@ pub fn assert_json_error(a: &Answer) {
         "not an error body: {}",
         String::from_utf8_lossy(&a.bytes)
     );
+}
+
+/// Requests through an app (the router, or the app the Lambda serves), in process.
+#[derive(Clone)]
+pub struct Http {
+    pub app: Router,
+}
+
+impl Http {
+    /// Sends a raw request.
+    pub async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            bytes,
+            json,
+        }
+    }
+
+    /// Sends `body` as JSON (or nothing) with an optional bearer token.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+    ) -> Answer {
+        let mut b = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(t) = bearer {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
 }
 
 impl Harness {
@@ -137,19 +194,7 @@ impl Harness {
 
     /// Sends a raw request.
     pub async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.app.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            bytes,
-            json,
-        }
+        self.http().send(req).await
     }
 
     /// Sends `body` as JSON (or nothing) with an optional bearer token.
@@ -160,20 +205,13 @@ impl Harness {
         body: Option<Value>,
         bearer: Option<&str>,
     ) -> Answer {
-        let mut b = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(path);
-        if let Some(t) = bearer {
-            b = b.header("authorization", format!("Bearer {t}"));
+        self.http().call(method, path, body, bearer).await
+    }
+
+    fn http(&self) -> Http {
+        Http {
+            app: self.app.clone(),
         }
-        let req = match body {
-            Some(v) => b
-                .header("content-type", "application/json")
-                .body(Body::from(v.to_string()))
-                .unwrap(),
-            None => b.body(Body::empty()).unwrap(),
-        };
-        self.send(req).await
     }
 
     pub async fn support(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
