@@ -138,31 +138,12 @@ async fn a_bound_certificate_logs_in_only_when_api_gateway_presents_it() {
     let l = Lambda::e_parcel();
 
     // GIVEN support creates the e-Parcel tenant, whose admin gets a temporary password by mail
-    let a = l
-        .invoke(support(event(
-            WITHOUT_CERT,
-            "POST",
-            "/support/tenants",
-            Some(
-                &json!({"code": TENANT, "name": "e-Parcel customer", "welcome_mail": true,
-                "admin": {"name": "Admin", "family_name": "Parcel", "email": ADMIN_MAIL}}),
-            ),
-        )))
-        .await;
-    assert_eq!(a.status, 201, "{:?}", a.raw);
+    create_tenant(&l).await;
     let welcome = l.mailer.last_to(ADMIN_MAIL).unwrap();
     assert_eq!(welcome.kind, MailKind::UserRegistered);
     let temp = extract_secret(&welcome).unwrap();
     // AND binds the certificate of the fixture to the admin (by its SHA-256 fingerprint)
-    let a = l
-        .invoke(support(event(
-            WITHOUT_CERT,
-            "POST",
-            &format!("/support/tenants/{TENANT}/users/{TENANT}/certificates"),
-            Some(&json!({"certificate": {"sha256": FINGERPRINT.trim()}})),
-        )))
-        .await;
-    assert_eq!(a.status, 204, "{:?}", a.raw);
+    bind_cert(&l).await;
 
     // WHEN the admin logs in with ID and password but no client certificate
     let login = json!({"identifier": ADMIN_MAIL, "password": temp});
@@ -212,18 +193,24 @@ async fn a_bound_certificate_logs_in_only_when_api_gateway_presents_it() {
     assert_eq!(a.json["code"], "login_failed");
 }
 
-/// Support creates the e-Parcel tenant and binds the fixture's certificate to its admin.
-async fn tenant_with_bound_cert(l: &Lambda) {
-    l.invoke(support(event(
-        WITHOUT_CERT,
-        "POST",
-        "/support/tenants",
-        Some(
-            &json!({"code": TENANT, "name": "e-Parcel customer", "welcome_mail": true,
-            "admin": {"name": "Admin", "family_name": "Parcel", "email": ADMIN_MAIL}}),
-        ),
-    )))
-    .await;
+/// Support creates the e-Parcel tenant; its admin is mailed a temporary password.
+async fn create_tenant(l: &Lambda) {
+    let a = l
+        .invoke(support(event(
+            WITHOUT_CERT,
+            "POST",
+            "/support/tenants",
+            Some(
+                &json!({"code": TENANT, "name": "e-Parcel customer", "welcome_mail": true,
+                "admin": {"name": "Admin", "family_name": "Parcel", "email": ADMIN_MAIL}}),
+            ),
+        )))
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.raw);
+}
+
+/// Support binds the fixture's certificate to the tenant's admin (by its SHA-256 fingerprint).
+async fn bind_cert(l: &Lambda) {
     let a = l
         .invoke(support(event(
             WITHOUT_CERT,
@@ -233,6 +220,12 @@ async fn tenant_with_bound_cert(l: &Lambda) {
         )))
         .await;
     assert_eq!(a.status, 204, "{:?}", a.raw);
+}
+
+/// Support creates the e-Parcel tenant and binds the fixture's certificate to its admin.
+async fn tenant_with_bound_cert(l: &Lambda) {
+    create_tenant(l).await;
+    bind_cert(l).await;
 }
 
 #[tokio::test]
