@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_common;
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use aws_common::{Ses, address, fresh_table};
@@ -13,10 +14,10 @@ use monban_core::mail::MailKind;
 use monban_core::memory::{ManualClock, SeededRandom};
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
-use monban_lambdas::AppState;
 use monban_lambdas::aws::lambda::app;
 use monban_lambdas::aws::mailer::SesMailer;
 use monban_lambdas::aws::store::DynamoStore;
+use monban_server::AppState;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

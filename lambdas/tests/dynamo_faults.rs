@@ -50,7 +50,7 @@ use monban_core::token::SessionKey;
 use monban_core::{AuthService, Error, Policy, Secret, Timestamp};
 use monban_lambdas::aws::item;
 use monban_lambdas::aws::store::{DynamoStore, create_table, local_config};
-use monban_lambdas::{AppState, router};
+use monban_server::{AppState, router};
 use monban_tests::{TenantSpec, new_user};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

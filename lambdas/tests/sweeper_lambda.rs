@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws_common;
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use aws_common::runtime_api::{Function, Outcome, RuntimeApi};
@@ -18,9 +19,9 @@ use monban_core::normalize::email_key;
 use monban_core::ports::Store;
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
-use monban_lambdas::AppState;
 use monban_lambdas::aws::lambda::{app, sweep};
 use monban_lambdas::aws::store::DynamoStore;
+use monban_server::AppState;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

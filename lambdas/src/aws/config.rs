@@ -17,9 +17,9 @@
 //! An empty value counts as unset (templates often pass `""` for "none"). A missing or bad value
 //! is a [`ConfigError`] naming the variable; no error or log line ever holds a secret.
 
-use crate::cli::files::{self, KEY_BYTES, MIN_TOKEN_CHARS, SecretKind};
 use monban_core::token::SessionKey;
 use monban_core::{Policy, Secret};
+use monban_server::cli::files::{self, KEY_BYTES, MIN_TOKEN_CHARS, SecretKind};
 use std::path::PathBuf;
 
 /// The table name.

@@ -13,8 +13,6 @@
 use crate::aws::config::{ConfigError, LambdaConfig};
 use crate::aws::mailer::SesMailer;
 use crate::aws::store::DynamoStore;
-use crate::extract::VerifiedClientCert;
-use crate::{AppState, router};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
@@ -26,6 +24,8 @@ use monban_core::cert::ClientCert;
 use monban_core::ports::{Mailer, Store};
 use monban_core::secret::Digest;
 use monban_embedded::{OsRandom, SystemClock, TokioOffload};
+use monban_server::extract::VerifiedClientCert;
+use monban_server::{AppState, router};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -141,7 +141,7 @@ async fn attach_client_cert(mut req: Request, next: Next) -> Response {
 /// mutual-TLS certificate moved into the request.
 pub fn app<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
     router(state)
-        .layer(middleware::from_fn(crate::api::log_request))
+        .layer(middleware::from_fn(monban_server::api::log_request))
         .layer(middleware::from_fn(attach_client_cert))
 }
 

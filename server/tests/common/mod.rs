@@ -17,7 +17,7 @@ use monban_core::model::User;
 use monban_core::ports::Store;
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
-use monban_lambdas::{AppState, router};
+use monban_server::{AppState, router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt;

@@ -53,9 +53,12 @@ pub struct TenantCreateArgs {
     /// Tenant name.
     #[arg(long)]
     pub name: String,
-    /// The admin's name.
+    /// The admin's name (the given name where the rules ask for two fields).
     #[arg(long)]
     pub admin_name: String,
+    /// The admin's family name, where the rules ask for two name fields (e-Parcel).
+    #[arg(long)]
+    pub admin_family_name: Option<String>,
     /// The admin's e-mail (needed for mail OTP and the reset link).
     #[arg(long)]
     pub admin_email: Option<String>,
@@ -177,8 +180,9 @@ pub const POLICY_SETTING: &str = "policy";
 /// key is used: no operator command issues a session token or a code.
 pub async fn open(data: &DataArgs, policy: &PolicyArgs) -> Result<Service, CliError> {
     let rng = OsRandom::new()?;
-    let key = if data.key_file.exists() {
-        files::session_key(&files::load(&data.key_file, SecretKind::SessionKey)?)?
+    let key_file = data.key_file();
+    let key = if key_file.exists() {
+        files::session_key(&files::load(&key_file, SecretKind::SessionKey)?)?
     } else {
         let mut bytes = vec![0u8; files::KEY_BYTES];
         rng.fill(&mut bytes);
@@ -206,17 +210,21 @@ pub async fn open(data: &DataArgs, policy: &PolicyArgs) -> Result<Service, CliEr
         })? {
             Some(json) => Policy::from_json(&json)
                 .map_err(|e| CliError::new(format!("the policy recorded in the database: {e}")))?,
-            None => policy.load()?.0,
+            None => {
+                return Err(CliError::new(format!(
+                    "the database {} records no policy (it was not created by `monban serve`): \
+                     say which rules apply with --preset NAME ({}) or --policy FILE",
+                    data.db.display(),
+                    Policy::PRESETS.join(", ")
+                )));
+            }
         },
         _ => policy.load()?.0,
     };
-    files::prepare_outbox(&data.outbox)?;
-    let mailer = OutboxMailer::new(&data.outbox).map_err(|e| {
-        CliError::new(format!(
-            "cannot use the outbox {}: {e}",
-            data.outbox.display()
-        ))
-    })?;
+    let outbox = data.outbox();
+    files::prepare_outbox(&outbox)?;
+    let mailer = OutboxMailer::new(&outbox)
+        .map_err(|e| CliError::new(format!("cannot use the outbox {}: {e}", outbox.display())))?;
     Ok(
         AuthService::new(policy, key, store, mailer, SystemClock, rng)?
             .with_offload(TokioOffload::new()),
@@ -266,7 +274,7 @@ pub async fn tenant(cmd: TenantCommand) -> Result<(), CliError> {
                 lang: a.lang.map(Into::into),
                 admin: ProfileInput {
                     name: a.admin_name.clone(),
-                    family_name: None,
+                    family_name: a.admin_family_name.clone(),
                     email: a.admin_email.clone(),
                     phone: a.admin_phone.clone(),
                     kind: AccountKind::default(),
@@ -284,7 +292,7 @@ pub async fn tenant(cmd: TenantCommand) -> Result<(), CliError> {
                 eprintln!(
                     "monban: tenant {} created; its admin's temporary password was mailed (see {})",
                     a.code,
-                    a.data.outbox.display()
+                    a.data.outbox().display()
                 );
             } else {
                 eprintln!(

@@ -140,18 +140,44 @@ pub enum Command {
     Mail(mail::MailCommand),
 }
 
-/// Where the data lives.
+/// Where the data lives: the database, and beside it (unless told otherwise) the outbox and
+/// the key file.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// The SQLite database file.
     #[arg(long, env = "MONBAN_DB", default_value = "monban.db")]
     pub db: PathBuf,
-    /// The mail outbox folder: one .eml file per mail.
-    #[arg(long, env = "MONBAN_OUTBOX", default_value = "outbox")]
-    pub outbox: PathBuf,
-    /// The session-signing key file (64 hex digits, mode 0600).
-    #[arg(long, env = "MONBAN_KEY_FILE", default_value = "monban.key")]
-    pub key_file: PathBuf,
+    /// The mail outbox folder: one .eml file per mail [default: `outbox` in the database's
+    /// folder].
+    #[arg(long, env = "MONBAN_OUTBOX", value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+    /// The session-signing key file: 64 hex digits, readable by its owner only [default:
+    /// `monban.key` in the database's folder].
+    #[arg(long, env = "MONBAN_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// `name` in the database's folder.
+    pub fn beside_db(&self, name: &str) -> PathBuf {
+        self.db
+            .parent()
+            .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+    }
+
+    /// The outbox folder: `--outbox`, else `outbox` beside the database.
+    pub fn outbox(&self) -> PathBuf {
+        self.outbox
+            .clone()
+            .unwrap_or_else(|| self.beside_db("outbox"))
+    }
+
+    /// The key file: `--key-file`, else `monban.key` beside the database.
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.beside_db("monban.key"))
+    }
 }
 
 /// Which rules apply. `monban serve` records its policy in the database; an operator command
@@ -259,6 +285,42 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn files_default_to_the_database_folder() {
+        let cli = Cli::try_parse_from([
+            "monban",
+            "user",
+            "list",
+            "--db",
+            "/srv/auth/m.db",
+            "--tenant",
+            "t",
+        ]);
+        let Ok(Cli {
+            command: Command::User(operator::UserCommand::List(a)),
+        }) = cli
+        else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(a.data.outbox(), PathBuf::from("/srv/auth/outbox"));
+        assert_eq!(a.data.key_file(), PathBuf::from("/srv/auth/monban.key"));
+        let here = DataArgs {
+            db: "monban.db".into(),
+            outbox: None,
+            key_file: None,
+        };
+        assert_eq!(here.outbox(), PathBuf::from("outbox"));
+        let given = DataArgs {
+            db: "a/m.db".into(),
+            outbox: Some("mails".into()),
+            key_file: Some("k".into()),
+        };
+        assert_eq!(
+            (given.outbox(), given.key_file()),
+            (PathBuf::from("mails"), PathBuf::from("k"))
+        );
     }
 
     #[test]

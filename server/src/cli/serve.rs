@@ -6,11 +6,12 @@ use super::{CliError, DataArgs, Out, PolicyArgs};
 use crate::{AppState, router};
 use axum::middleware;
 use clap::Args;
-use monban_core::AuthService;
+use monban_core::policy::NameRule;
 use monban_core::ports::Store;
+use monban_core::{AuthService, Policy};
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
 use std::future::IntoFuture as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -26,13 +27,10 @@ pub struct ServeArgs {
     /// Address to listen on (plain HTTP: put a TLS terminator in front for anything but local use).
     #[arg(long, env = "MONBAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// The support API token file (`Authorization: Bearer <token>` on /support/*), mode 0600.
-    #[arg(
-        long,
-        env = "MONBAN_SUPPORT_TOKEN_FILE",
-        default_value = "monban.support-token"
-    )]
-    pub support_token_file: std::path::PathBuf,
+    /// The support API token file (`Authorization: Bearer <token>` on /support/*), readable by
+    /// its owner only [default: `monban.support-token` in the database's folder].
+    #[arg(long, env = "MONBAN_SUPPORT_TOKEN_FILE", value_name = "FILE")]
+    pub support_token_file: Option<PathBuf>,
     /// The URL users reach this server at; reset links are `<public-url>/reset/<token>`
     /// [default: http://<the listening address>; with --policy, the file's reset_base_url].
     #[arg(long, env = "MONBAN_PUBLIC_URL", value_name = "URL")]
@@ -101,26 +99,78 @@ fn shell_quote(p: &Path) -> String {
     }
 }
 
-fn first_tenant_help(base: &str, args: &ServeArgs, preset_flag: &str) -> String {
-    let token = shell_quote(&args.support_token_file);
+impl ServeArgs {
+    /// The support token file: `--support-token-file`, else beside the database.
+    pub fn support_token_file(&self) -> PathBuf {
+        self.support_token_file
+            .clone()
+            .unwrap_or_else(|| self.data.beside_db("monban.support-token"))
+    }
+}
+
+/// The example first tenant the start banner shows, as `POST /support/tenants` takes it: one
+/// the running policy accepts (an access key only where the policy has one, of its length).
+pub fn example_tenant(policy: &Policy) -> serde_json::Value {
+    let mut t = serde_json::json!({
+        "code": "999999999",
+        "name": "黒猫堂",
+        "admin": {"name": "黒猫太郎", "email": "123@a.com"},
+    });
+    if let Some(digits) = policy.profile.access_key_digits {
+        t["access_key"] = "7".repeat(digits).into();
+    }
+    if matches!(policy.profile.name, NameRule::FirstLast { .. }) {
+        t["admin"]["name"] = "太郎".into();
+        t["admin"]["family_name"] = "黒猫".into();
+    }
+    t
+}
+
+fn first_tenant_help(base: &str, args: &ServeArgs, policy: &Policy, preset_flag: &str) -> String {
+    let token = shell_quote(&args.support_token_file());
     let db = shell_quote(&args.data.db);
     // The binary as it was started (`target/release/monban` under `cargo run`).
     let me = std::env::args_os()
         .next()
         .map(|a| shell_quote(Path::new(&a)))
         .unwrap_or_else(|| "monban".to_owned());
+    let example = example_tenant(policy);
+    let key = example["access_key"].as_str();
+    let (key_env, key_flag) = match key {
+        Some(k) => (format!("ACCESS_KEY={k} "), " --access-key-env ACCESS_KEY"),
+        None => (String::new(), ""),
+    };
+    let name_flags = match example["admin"]["family_name"].as_str() {
+        Some(family) => format!(
+            "--admin-name {} --admin-family-name {family}",
+            example["admin"]["name"].as_str().unwrap_or_default()
+        ),
+        None => format!(
+            "--admin-name {}",
+            example["admin"]["name"].as_str().unwrap_or_default()
+        ),
+    };
+    let reset_fields = if key.is_some() {
+        "{\"tenant\",\"user_id\",\"access_key\"}"
+    } else {
+        "{\"tenant\",\"user_id\"}"
+    };
     format!(
         "\nNo tenant yet. Create the first one over HTTP with the support token:\n\
          \n  curl -sS -X POST {base}/support/tenants \\\n    \
          -H \"authorization: Bearer $(cat {token})\" -H 'content-type: application/json' \\\n    \
-         -d '{{\"code\":\"999999999\",\"name\":\"黒猫堂\",\"access_key\":\"7777777\",\
-         \"admin\":{{\"name\":\"黒猫太郎\",\"email\":\"123@a.com\"}}}}'\n\
-         \nor on this machine (the access key is read from a variable, not the command line):\n\
-         \n  ACCESS_KEY=7777777 {me} tenant create --db {db}{preset_flag} --code 999999999 \\\n    \
-         --name 黒猫堂 --admin-name 黒猫太郎 --admin-email 123@a.com --access-key-env ACCESS_KEY\n\
+         -d '{example}'\n\
+         \nor on this machine{}:\n\
+         \n  {key_env}{me} tenant create --db {db}{preset_flag} --code 999999999 \\\n    \
+         --name 黒猫堂 {name_flags} --admin-email 123@a.com{key_flag}\n\
          \nThe admin (user ID = tenant code) then asks for the reset link: POST {base}/reset\n\
-         with {{\"tenant\",\"user_id\",\"access_key\"}}; the mails land in {}.",
-        args.data.outbox.display()
+         with {reset_fields}; the mails land in {}.",
+        if key.is_some() {
+            " (the access key is read from a variable, not the command line)"
+        } else {
+            ""
+        },
+        args.data.outbox().display()
     )
 }
 
@@ -130,13 +180,23 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let (mut policy, from_file) = args.policy.load()?;
     let rng = OsRandom::new()?;
 
-    // The secrets first: an unsafe or malformed one stops the start before anything is created.
+    // The address first: a start that cannot listen creates no file.
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError::new(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+
+    // Then the secrets: an unsafe or malformed one stops the start before anything is created.
+    let key_file = args.data.key_file();
+    let token_file = args.support_token_file();
+    let outbox = args.data.outbox();
     let db_existed = args.data.db.exists();
-    let key = files::load_or_create(&args.data.key_file, SecretKind::SessionKey, &rng)?;
-    let token = files::load_or_create(&args.support_token_file, SecretKind::SupportToken, &rng)?;
+    let key = files::load_or_create(&key_file, SecretKind::SessionKey, &rng)?;
+    let token = files::load_or_create(&token_file, SecretKind::SupportToken, &rng)?;
     if key.created && db_existed {
         tracing::warn!(
-            key_file = %args.data.key_file.display(),
+            key_file = %key_file.display(),
             "created a new session key for an existing database: earlier sessions and codes no longer verify"
         );
     }
@@ -147,19 +207,10 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
             args.data.db.display()
         ))
     })?;
-    files::prepare_outbox(&args.data.outbox)?;
-    let mailer = OutboxMailer::new(&args.data.outbox).map_err(|e| {
-        CliError::new(format!(
-            "cannot use the outbox {}: {e}",
-            args.data.outbox.display()
-        ))
-    })?;
+    let outbox_created = files::prepare_outbox(&outbox)?;
+    let mailer = OutboxMailer::new(&outbox)
+        .map_err(|e| CliError::new(format!("cannot use the outbox {}: {e}", outbox.display())))?;
 
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| CliError::new(format!("cannot listen on {}: {e}", args.listen)))?;
-    let addr = listener.local_addr()?;
-    let base = format!("http://{addr}");
     match (&args.public_url, from_file) {
         (Some(url), _) => {
             policy.mail.reset_base_url = format!("{}/reset/", url.trim_end_matches('/'));
@@ -182,6 +233,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::new(format!("cannot record the policy in the database: {e}")))?;
 
+    let banner_policy = policy.clone();
     let service = AuthService::new(
         policy,
         files::session_key(&key.value)?,
@@ -196,19 +248,26 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let app = router(state).layer(middleware::from_fn(crate::api::log_request));
 
     let mut out = Out::new();
-    if db_created || key.created || token.created {
+    let created: Vec<String> = [
+        (db_created, &args.data.db, "database"),
+        (key.created, &key_file, "session key"),
+        (token.created, &token_file, "support token"),
+        (outbox_created, &outbox, "mail outbox"),
+    ]
+    .into_iter()
+    .filter(|(made, _, _)| *made)
+    .map(|(_, path, what)| format!("{} ({what})", path.display()))
+    .collect();
+    if !created.is_empty() {
         out.line(&format!(
-            "monban: first start: created {} (database), {} (session key) and {} (support token); \
-             the key and token files are readable by their owner only.",
-            args.data.db.display(),
-            args.data.key_file.display(),
-            args.support_token_file.display()
+            "monban: created {}; each is readable by its owner only.",
+            created.join(", ")
         ))?;
     }
     out.line(&format!(
         "monban: listening on {base} (policy {policy_name}; database {}; outbox {}; reset links {reset_base}…)",
         args.data.db.display(),
-        args.data.outbox.display()
+        outbox.display()
     ))?;
     if no_users {
         let preset_flag = match (&args.policy.policy, &args.policy.preset) {
@@ -216,7 +275,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
             (None, Some(p)) => format!(" --preset {p}"),
             (None, None) => String::new(),
         };
-        out.line(&first_tenant_help(&base, &args, &preset_flag))?;
+        out.line(&first_tenant_help(
+            &base,
+            &args,
+            &banner_policy,
+            &preset_flag,
+        ))?;
     }
     tracing::info!(address = %addr, policy = %policy_name, "listening");
 
@@ -240,4 +304,55 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use monban_core::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
+    use monban_core::token::SessionKey;
+    use monban_core::{Secret, Timestamp};
+    use tower::ServiceExt as _;
+
+    // The start banner's example tenant is one that every preset accepts as printed.
+    #[tokio::test]
+    async fn the_banner_tenant_fits_every_preset() {
+        for name in Policy::PRESETS {
+            let policy = Policy::preset(name).unwrap().with_test_hashing();
+            let body = example_tenant(&policy);
+            assert_eq!(
+                body.get("access_key").is_some(),
+                policy.profile.access_key_digits.is_some(),
+                "{name}"
+            );
+            let service = AuthService::new(
+                policy,
+                SessionKey::new(vec![7; 32]).unwrap(),
+                MemoryStore::new(),
+                CapturingMailer::new(),
+                ManualClock::at(Timestamp(1_800_000_000)),
+                SeededRandom::new(1),
+            )
+            .unwrap();
+            let app = router(AppState::new(service, Some(Secret::new("tok"))));
+            let res = app
+                .oneshot(
+                    Request::post("/support/tenants")
+                        .header("authorization", "Bearer tok")
+                        .header("content-type", "application/json")
+                        .body(Body::from(body.to_string()))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            assert_eq!(status, 201, "{name}: {}", String::from_utf8_lossy(&bytes));
+        }
+    }
 }

@@ -144,7 +144,7 @@ pub struct TransportCert(pub Option<monban_core::cert::ClientCert>);
 
 /// A client certificate verified by the transport itself, as a request extension. Only server
 /// code can set an extension (a client controls headers and body, never extensions): the Lambda
-/// adapter puts API Gateway's mutual-TLS certificate here (`monban_lambdas::aws::lambda`).
+/// adapter puts API Gateway's mutual-TLS certificate here (`monban_server::aws::lambda`).
 /// [`TransportCert`] prefers it to the header, whatever `trust_cert_header` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedClientCert(pub monban_core::cert::ClientCert);

@@ -128,10 +128,7 @@ async fn the_error_schema_lists_every_code() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    let listed: BTreeSet<&str> = monban_lambdas::ERROR_CODES
-        .iter()
-        .map(|(c, _)| *c)
-        .collect();
+    let listed: BTreeSet<&str> = monban_server::ERROR_CODES.iter().map(|(c, _)| *c).collect();
     assert_eq!(codes, listed);
     for c in [
         "invalid_request",

@@ -204,10 +204,10 @@ pub fn prepare_db_file(path: &Path) -> Result<bool, CliError> {
 }
 
 /// Creates the outbox folder private to its owner (0700) when absent: its mails hold the
-/// secrets they deliver.
-pub fn prepare_outbox(dir: &Path) -> Result<(), CliError> {
+/// secrets they deliver. Answers whether it was created.
+pub fn prepare_outbox(dir: &Path) -> Result<bool, CliError> {
     if dir.is_dir() {
-        return Ok(());
+        return Ok(false);
     }
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
@@ -216,7 +216,7 @@ pub fn prepare_outbox(dir: &Path) -> Result<(), CliError> {
         use std::os::unix::fs::DirBuilderExt;
         b.mode(0o700);
     }
-    b.create(dir).map_err(|e| {
+    b.create(dir).map(|()| true).map_err(|e| {
         CliError::new(format!(
             "cannot create the outbox folder {}: {e}",
             dir.display()

@@ -489,7 +489,7 @@ fn argon2_runs_on_the_blocking_pool() {
         )
         .unwrap()
         .with_offload(BlockingPool);
-        let app = monban_lambdas::router(monban_lambdas::AppState::new(
+        let app = monban_server::router(monban_server::AppState::new(
             svc,
             Some(Secret::new(SUPPORT)),
         ));

@@ -10,7 +10,7 @@ use server::*;
 use std::process::{Command, Stdio};
 
 const README: &str = include_str!("../../README.md");
-const COMMAND_1: &str = "cargo run --release -p monban-lambdas --bin monban -- ";
+const COMMAND_1: &str = "cargo run --release -p monban-server -- ";
 const HEADING: &str = "## Walkthrough (curl)";
 
 /// The `sh` fenced blocks of `text`, in order.
