@@ -18,7 +18,7 @@ use monban_core::service::LoginRequest;
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret};
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
-use monban_lambdas::{AppState, router};
+use monban_server::{AppState, router};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;

@@ -22,7 +22,7 @@ use monban_core::ports::{Mailer, SecureRandom, Store, StoreError, StoreResult};
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret};
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
-use monban_lambdas::{AppState, router};
+use monban_server::{AppState, router};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
