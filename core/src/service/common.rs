@@ -1,0 +1,289 @@
+//! What every flow family shares: input bounds, argon2, commit / mail / audit, and the loads.
+
+use super::{AuthService, MAX_INPUT};
+use crate::audit::{Actor, AuditEvent, AuditKind};
+use crate::email::OwnerInfo;
+use crate::error::{Error, Field, InputProblem, Result};
+use crate::flow::Decision;
+use crate::flow::account::{self, EmailState};
+use crate::flow::login;
+use crate::model::{CertOwner, EmailOwners, Tenant, User, UserRef, Write};
+use crate::normalize::{self, email_key};
+use crate::password;
+use crate::ports::{Mailer, Store, StoreError};
+use crate::secret::Secret;
+use crate::time::Timestamp;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub(super) fn store_err(e: StoreError) -> Error {
+    match e {
+        StoreError::Conflict => Error::Conflict,
+        StoreError::Unavailable(_) => Error::StoreUnavailable,
+    }
+}
+
+pub(super) fn bounded(field: Field, s: &str) -> Result<()> {
+    if s.chars().count() > MAX_INPUT {
+        return Err(Error::invalid(
+            field,
+            InputProblem::TooLong { max: MAX_INPUT },
+        ));
+    }
+    Ok(())
+}
+
+impl<S: Store, M: Mailer> AuthService<S, M> {
+    pub(super) async fn offloaded<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R> {
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let out = Arc::clone(&slot);
+        self.offload
+            .run(Box::new(move || {
+                let r = job();
+                if let Ok(mut g) = out.lock() {
+                    *g = Some(r);
+                }
+            }))
+            .await;
+        let r = slot.lock().map_err(|_| Error::StoreUnavailable)?.take();
+        r.ok_or(Error::StoreUnavailable)
+    }
+
+    pub(super) async fn hash(&self, password: &Secret) -> Result<String> {
+        let mut salt = [0u8; 16];
+        self.rng.fill(&mut salt);
+        let (h, p) = (Arc::clone(&self.hasher), password.clone());
+        self.offloaded(move || h.hash(&p, &salt)).await?
+    }
+
+    pub(super) async fn verify(&self, password: &Secret, phc: &str) -> Result<bool> {
+        let (h, p, phc) = (Arc::clone(&self.hasher), password.clone(), phc.to_owned());
+        self.offloaded(move || h.verify(&p, &phc)).await
+    }
+
+    pub(super) async fn dummy_verify(&self, password: Option<&Secret>) -> Result<()> {
+        let (h, p) = (
+            Arc::clone(&self.hasher),
+            password.cloned().unwrap_or_default(),
+        );
+        self.offloaded(move || h.dummy_verify(&p)).await
+    }
+
+    pub(super) async fn temporary(&self) -> Result<(Secret, String)> {
+        let temp = password::generate_temporary(&self.policy.password, &*self.rng);
+        let phc = self.hash(&temp).await?;
+        Ok((temp, phc))
+    }
+
+    /// Commits, mails, audits. `Ok(None)`: the writes conflicted; decide again.
+    pub(super) async fn apply<T>(&self, d: Decision<T>) -> Result<Option<Result<T>>> {
+        let Decision {
+            mut outcome,
+            writes,
+            mails,
+            mut audit,
+        } = d;
+        if !writes.is_empty() {
+            match self.store.commit(writes).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => return Ok(None),
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        for m in &mails {
+            if self.mailer.send(m).await.is_err() {
+                if let Some(ev) = audit
+                    .iter_mut()
+                    .rev()
+                    .find(|e| matches!(e.outcome, crate::audit::Outcome::Success))
+                {
+                    ev.outcome =
+                        crate::audit::Outcome::Failure(Error::MailFailed.code().to_owned());
+                }
+                if outcome.is_ok() {
+                    outcome = Err(Error::MailFailed);
+                }
+                break;
+            }
+        }
+        self.record(audit).await;
+        Ok(Some(outcome))
+    }
+
+    /// Waits before attempt `attempt` (1, 2, …) of a step whose writes conflicted: a random
+    /// time up to 2^attempt ms, at most 100 ms (full jitter).
+    pub(super) async fn backoff(&self, attempt: usize) {
+        let cap = 1u64 << attempt.min(7);
+        let mut r = [0u8; 8];
+        self.rng.fill(&mut r);
+        let millis = u64::from_le_bytes(r) % cap.min(100) + 1;
+        self.clock.pause(millis).await;
+    }
+
+    pub(super) async fn record(&self, events: Vec<AuditEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.store.append_audit(events.clone()).await.is_err()
+            && self.store.append_audit(events).await.is_err()
+        {
+            self.audit_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) async fn tenant(&self, code: &str) -> Result<Option<Tenant>> {
+        self.store.tenant(code).await.map_err(store_err)
+    }
+
+    pub(super) async fn user(&self, r: &UserRef) -> Result<Option<User>> {
+        self.store.user(r).await.map_err(store_err)
+    }
+
+    pub(super) async fn tenant_and_user(&self, r: &UserRef) -> Result<Option<(Tenant, User)>> {
+        let Some(t) = self.tenant(&r.tenant).await? else {
+            return Ok(None);
+        };
+        Ok(self.user(r).await?.map(|u| (t, u)))
+    }
+
+    pub(super) fn tenant_code<'a>(&'a self, given: Option<&'a str>) -> Result<&'a str> {
+        match given.map(str::trim).filter(|t| !t.is_empty()).or(self
+            .policy
+            .login
+            .default_tenant
+            .as_deref())
+        {
+            Some(t) => {
+                bounded(Field::TenantCode, t)?;
+                if Some(t) != self.policy.login.default_tenant.as_deref() {
+                    normalize::validate_tenant_code(t, &self.policy.profile)?;
+                }
+                Ok(t)
+            }
+            None => Err(Error::invalid(Field::TenantCode, InputProblem::Missing)),
+        }
+    }
+
+    /// E-state for a user moving from `old` to `new` address.
+    pub(super) async fn email_state(
+        &self,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<EmailState> {
+        let (old_k, new_k) = (old.map(email_key), new.map(email_key));
+        if old_k == new_k {
+            return Ok(EmailState::default());
+        }
+        let old = match &old_k {
+            Some(k) => self.store.email_owners(k).await.map_err(store_err)?,
+            None => None,
+        };
+        let (new, infos) = match &new_k {
+            Some(k) => {
+                let rec = self.store.email_owners(k).await.map_err(store_err)?;
+                let infos = self.owner_infos(rec.as_ref()).await?;
+                (rec, infos)
+            }
+            None => (None, Vec::new()),
+        };
+        Ok(EmailState {
+            old,
+            new,
+            new_owner_infos: infos,
+        })
+    }
+
+    pub(super) async fn owner_infos(&self, rec: Option<&EmailOwners>) -> Result<Vec<OwnerInfo>> {
+        let mut out = Vec::new();
+        for o in rec.map(|r| r.owners.as_slice()).unwrap_or_default() {
+            // A dormant owner is as good as deleted (LC-1) and holds nothing.
+            if let Some((t, u)) = self
+                .tenant_and_user(o)
+                .await?
+                .filter(|(_, u)| self.is_live(self.clock.now(), u))
+            {
+                out.push(account::owner_info(&t, &u));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tenant's same-as-admin users (P-4), found among the owners of the admin's address.
+    pub(super) async fn followers(&self, admin: &User) -> Result<Vec<User>> {
+        let Some(e) = &admin.email else {
+            return Ok(Vec::new());
+        };
+        let rec = self
+            .store
+            .email_owners(&email_key(e))
+            .await
+            .map_err(store_err)?;
+        let mut out = Vec::new();
+        for o in rec.map(|r| r.owners).unwrap_or_default() {
+            if o.tenant == admin.tenant
+                && o.user_id != admin.user_id
+                && let Some(u) = self.user(&o).await?
+                && u.same_as_admin
+            {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn is_live(&self, now: Timestamp, u: &User) -> bool {
+        !login::is_dormant(&self.ctx(now), u)
+    }
+
+    /// The claims `u` holds: its e-mail owners record and its certificate owner records.
+    pub(super) async fn claims_of(
+        &self,
+        u: &User,
+    ) -> Result<(Option<EmailOwners>, Vec<CertOwner>)> {
+        let email = match &u.email {
+            Some(e) => self
+                .store
+                .email_owners(&email_key(e))
+                .await
+                .map_err(store_err)?,
+            None => None,
+        };
+        let mut certs = Vec::new();
+        for c in &u.certificates {
+            if let Some(o) = self.store.cert_owner(&c.key).await.map_err(store_err)? {
+                certs.push(o);
+            }
+        }
+        Ok((email, certs))
+    }
+
+    /// The writes that delete `u` and release its claims.
+    pub(super) async fn removal(&self, u: &User) -> Result<Vec<Write>> {
+        let (email, certs) = self.claims_of(u).await?;
+        Ok(account::removal_writes(u, email.as_ref(), &certs))
+    }
+
+    /// RS-3: the answer for an unknown account (or a failed check).
+    pub(super) fn as_unknown(&self) -> Result<()> {
+        if self.policy.reset.reveal_unknown_accounts_leaks_existence {
+            Err(Error::ResetInputInvalid)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(super) async fn record_unknown(&self, now: Timestamp, kind: AuditKind) -> Result<()> {
+        self.record(vec![AuditEvent::failure(
+            now,
+            kind,
+            Actor::Anonymous,
+            None,
+            "unknown_account",
+        )])
+        .await;
+        self.as_unknown()
+    }
+}

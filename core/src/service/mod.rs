@@ -1,0 +1,276 @@
+//! [`AuthService`]: runs each flow against the ports — load → decide → conditional write →
+//! mail → audit (DESIGN principles 1–3).
+//!
+//! The service is async but runtime-free. A write that conflicts (another request changed a
+//! record in between) re-runs the step on fresh records, so parallel failures all count, and
+//! one-time things (codes, links, temporary passwords) are consumed once. Mail goes out only
+//! after the state it talks about is stored; if sending fails the caller gets `mail_failed`
+//! and can retry.
+
+use crate::cert::ClientCert;
+use crate::error::Result;
+use crate::flow::Ctx;
+use crate::lang::Lang;
+use crate::model::{AccountKind, LoginMethod, User, UserRef};
+use crate::password::Hasher;
+use crate::policy::Policy;
+use crate::ports::{Clock, Inline, Mailer, Offload, SecureRandom, Store};
+use crate::role::Role;
+use crate::secret::Secret;
+use crate::time::Timestamp;
+use crate::token::SessionKey;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How many times a step is re-run when its writes conflict.
+const MAX_ATTEMPTS: usize = 100;
+/// Longest identifier, code or password accepted before any work is done.
+const MAX_INPUT: usize = 1024;
+
+// Defined before the `mod` lines below: a macro is visible only to code after it.
+/// Runs `$step` (an expression that loads and decides, evaluated afresh each attempt) until its
+/// writes commit, then mails and audits.
+macro_rules! retrying {
+    ($self:ident, $step:expr) => {{
+        let mut out = Err(Error::Conflict);
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                $self.backoff(attempt).await;
+            }
+            let d = $step;
+            if let Some(o) = $self.apply(d).await? {
+                out = o;
+                break;
+            }
+        }
+        out
+    }};
+}
+
+mod admin;
+mod common;
+mod lifecycle;
+mod login;
+mod recovery;
+mod self_service;
+mod support;
+#[cfg(all(test, feature = "test-util"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests;
+
+/// A first-factor request (T-2, T-5, L-8).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Tenant code (defaults to the policy's tenant).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// User ID, login ID or e-mail, per policy (may be absent with a certificate).
+    #[serde(default)]
+    pub identifier: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The tenant's access key (T-2).
+    #[serde(default)]
+    pub access_key: Option<Secret>,
+    /// A client certificate from the TLS terminator (L-8).
+    #[serde(default)]
+    pub certificate: Option<ClientCert>,
+}
+
+/// A link-reset request (RS-1).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// Tenant code (defaults to the policy's tenant).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// User ID.
+    pub user_id: String,
+    /// The tenant's access key (T-2).
+    #[serde(default)]
+    pub access_key: Option<Secret>,
+}
+
+/// A forgot-login-ID request (RS-5).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotLoginId {
+    /// The registered e-mail.
+    pub email: String,
+    /// Name, where the policy asks for it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Phone, where the policy asks for it.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// What may be shown of a user: no hashes, codes or secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    /// Tenant code.
+    pub tenant: String,
+    /// User ID.
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+    /// Individual or organization.
+    pub kind: AccountKind,
+    /// Name.
+    pub name: String,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// P-4.
+    pub same_as_admin: bool,
+    /// L-2.
+    pub login_method: LoginMethod,
+    /// Whether an authenticator is enrolled.
+    pub totp_enrolled: bool,
+    /// L-6.
+    pub locked: bool,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// L-7.
+    pub last_login_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// PW-3: when the password must be changed (None: never).
+    pub password_expires_at: Option<Timestamp>,
+    /// PW-4: the password is temporary.
+    pub temporary_password: bool,
+    /// L-8: bound certificate keys.
+    pub certificates: Vec<String>,
+    /// e-Parcel Password Protect.
+    pub password_protect: bool,
+    /// Mail language.
+    pub lang: Option<Lang>,
+}
+
+impl UserView {
+    fn of(policy: &Policy, u: &User, now: Timestamp) -> Self {
+        Self {
+            tenant: u.tenant.clone(),
+            user_id: u.user_id.clone(),
+            role: u.role,
+            kind: u.kind,
+            name: u.name.clone(),
+            family_name: u.family_name.clone(),
+            email: u.email.clone(),
+            phone: u.phone.clone(),
+            same_as_admin: u.same_as_admin,
+            login_method: u.login_method,
+            totp_enrolled: u.totp.is_some(),
+            locked: matches!(
+                crate::lockout::status(&u.lock, &policy.lockout, now),
+                crate::lockout::LockStatus::Locked { .. }
+            ),
+            failures: u.lock.failures,
+            last_login_at: u.last_login_at,
+            created_at: u.created_at,
+            password_expires_at: match (u.password.temporary_until, policy.password.max_age_days) {
+                (Some(t), _) => Some(t),
+                (None, Some(d)) => Some(u.password.set_at.plus_days(i64::from(d))),
+                (None, None) => None,
+            },
+            temporary_password: u.password.temporary_until.is_some(),
+            certificates: u.certificates.iter().map(|c| c.key.clone()).collect(),
+            password_protect: u.password_protect,
+            lang: u.lang,
+        }
+    }
+}
+
+/// What a dormancy sweep did (LC-1).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Users examined.
+    pub scanned: usize,
+    /// Users deleted.
+    pub deleted: Vec<UserRef>,
+}
+
+/// The monban engine over a store and a mailer.
+pub struct AuthService<S, M> {
+    store: S,
+    mailer: M,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn SecureRandom>,
+    offload: Arc<dyn Offload>,
+    policy: Arc<Policy>,
+    key: SessionKey,
+    hasher: Arc<Hasher>,
+    audit_failures: AtomicU64,
+}
+
+impl<S, M> std::fmt::Debug for AuthService<S, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, M: Mailer> AuthService<S, M> {
+    /// A service with the given policy (validated), signing key and ports. Hashing runs inline
+    /// until [`AuthService::with_offload`] says otherwise.
+    pub fn new(
+        policy: Policy,
+        key: SessionKey,
+        store: S,
+        mailer: M,
+        clock: impl Clock + 'static,
+        rng: impl SecureRandom + 'static,
+    ) -> Result<Self> {
+        policy.validate()?;
+        let hasher = Hasher::new(policy.password.hash)?;
+        Ok(Self {
+            store,
+            mailer,
+            clock: Arc::new(clock),
+            rng: Arc::new(rng),
+            offload: Arc::new(Inline),
+            policy: Arc::new(policy),
+            key,
+            hasher: Arc::new(hasher),
+            audit_failures: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs argon2 through `offload` (e.g. a blocking pool) instead of inline.
+    #[must_use]
+    pub fn with_offload(mut self, offload: impl Offload + 'static) -> Self {
+        self.offload = Arc::new(offload);
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// How many audit appends failed (after the operation itself had succeeded).
+    pub fn audit_failures(&self) -> u64 {
+        self.audit_failures.load(Ordering::Relaxed)
+    }
+
+    fn ctx(&self, now: Timestamp) -> Ctx<'_> {
+        Ctx {
+            policy: &self.policy,
+            now,
+            rng: &*self.rng,
+            key: &self.key,
+        }
+    }
+}

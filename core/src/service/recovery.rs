@@ -1,0 +1,163 @@
+//! Getting back in: reset link, identity check, forgotten login ID, password notification.
+
+use super::common::{bounded, store_err};
+use super::{AuthService, ForgotLoginId, MAX_ATTEMPTS, ResetRequest};
+use crate::audit::AuditKind;
+use crate::error::{Error, Field, Result};
+use crate::flow::recovery::{self, IdentityClaim};
+use crate::model::UserRef;
+use crate::normalize::email_key;
+use crate::ports::{Mailer, Store};
+use crate::secret::Digest;
+use crate::token::parse_opaque;
+
+impl<S: Store, M: Mailer> AuthService<S, M> {
+    /// RS-1..RS-3: asks for a reset link. The answer does not say whether the account exists.
+    pub async fn request_password_reset(&self, req: &ResetRequest) -> Result<()> {
+        let now = self.clock.now();
+        if !self.policy.reset.link {
+            return Err(Error::NotEnabled);
+        }
+        bounded(Field::UserId, &req.user_id)?;
+        let tenant = self.tenant_code(req.tenant.as_deref())?.to_owned();
+        let r = UserRef::new(&tenant, req.user_id.trim());
+        let Some((t, _)) = self
+            .tenant_and_user(&r)
+            .await?
+            .filter(|(_, u)| self.is_live(now, u))
+        else {
+            return self.record_unknown(now, AuditKind::ResetRequested).await;
+        };
+        if let Some(d) = &t.access_key
+            && !req
+                .access_key
+                .as_ref()
+                .is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d)
+        {
+            return self.record_unknown(now, AuditKind::ResetRequested).await;
+        }
+        let known = retrying!(self, {
+            let u = self.user(&r).await?.ok_or(Error::NotFound)?;
+            let admin = self.user(&UserRef::new(&tenant, &tenant)).await?;
+            recovery::request_link(&self.ctx(now), &t, u, admin.as_ref())
+        })?;
+        if known { Ok(()) } else { self.as_unknown() }
+    }
+
+    /// RS-1: opens a reset link: a temporary password is mailed and the link dies.
+    pub async fn open_reset_link(&self, token: &str) -> Result<()> {
+        let now = self.clock.now();
+        let (r, nonce) = parse_opaque(token.trim()).ok_or(Error::ResetLinkInvalid)?;
+        let (temp, phc) = self.temporary().await?;
+        retrying!(self, {
+            let (t, u) = self
+                .tenant_and_user(&r)
+                .await?
+                .ok_or(Error::ResetLinkInvalid)?;
+            recovery::open_link(&self.ctx(now), &t, u, &nonce, &temp, &phc)
+        })
+    }
+
+    /// RS-4: identity-verification reset; a temporary password goes to the registered address
+    /// when login ID, name, phone and e-mail all match. The answer never says which did not.
+    pub async fn identity_reset(&self, claim: &IdentityClaim) -> Result<()> {
+        let now = self.clock.now();
+        if !self.policy.reset.identity {
+            return Err(Error::NotEnabled);
+        }
+        for (f, v) in [
+            (Field::Identifier, &claim.login_id),
+            (Field::Name, &claim.name),
+            (Field::Phone, &claim.phone),
+            (Field::Email, &claim.email),
+        ] {
+            bounded(f, v)?;
+        }
+        let tenant = self.tenant_code(None)?.to_owned();
+        let r = UserRef::new(&tenant, claim.login_id.trim());
+        // The temporary password is made (and hashed) whatever the outcome, so a mismatch takes
+        // as long as a match.
+        let (temp, phc) = self.temporary().await?;
+        let Some((t, _)) = self
+            .tenant_and_user(&r)
+            .await?
+            .filter(|(_, u)| self.is_live(now, u))
+        else {
+            return self.record_unknown(now, AuditKind::ResetRequested).await;
+        };
+        let ok = retrying!(self, {
+            let u = self.user(&r).await?.ok_or(Error::NotFound)?;
+            recovery::identity_reset(&self.ctx(now), &t, u, claim, &temp, &phc)
+        })?;
+        if ok { Ok(()) } else { self.as_unknown() }
+    }
+
+    /// RS-5: mails the login ID to the registered address.
+    pub async fn forgot_login_id(&self, req: &ForgotLoginId) -> Result<()> {
+        let now = self.clock.now();
+        if !self.policy.reset.forgot_login_id {
+            return Err(Error::NotEnabled);
+        }
+        bounded(Field::Email, &req.email)?;
+        let owners = self
+            .store
+            .email_owners(&email_key(&req.email))
+            .await
+            .map_err(store_err)?;
+        let mut sent = false;
+        for o in owners.map(|o| o.owners).unwrap_or_default() {
+            let Some((t, u)) = self
+                .tenant_and_user(&o)
+                .await?
+                .filter(|(_, u)| self.is_live(now, u))
+            else {
+                continue;
+            };
+            let d = recovery::forgot_login_id(
+                &self.ctx(now),
+                &t,
+                &u,
+                req.name.as_deref(),
+                req.phone.as_deref(),
+            );
+            sent |= matches!(self.apply(d).await?, Some(Ok(true)));
+        }
+        if sent {
+            Ok(())
+        } else {
+            self.record_unknown(now, AuditKind::LoginIdNotified).await
+        }
+    }
+
+    /// RS-6 / PW-7: e-Parcel password notification: a temporary password to the ID address.
+    pub async fn request_password_notification(&self, email: &str) -> Result<()> {
+        let now = self.clock.now();
+        if !self.policy.reset.notification {
+            return Err(Error::NotEnabled);
+        }
+        bounded(Field::Email, email)?;
+        let (temp, phc) = self.temporary().await?;
+        let owners = self
+            .store
+            .email_owners(&email_key(email))
+            .await
+            .map_err(store_err)?;
+        let Some(r) = owners.and_then(|o| match o.owners.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }) else {
+            return self.record_unknown(now, AuditKind::ResetRequested).await;
+        };
+        let ok = retrying!(self, {
+            let Some((t, u)) = self
+                .tenant_and_user(&r)
+                .await?
+                .filter(|(_, u)| self.is_live(now, u))
+            else {
+                return self.record_unknown(now, AuditKind::ResetRequested).await;
+            };
+            recovery::notify_password(&self.ctx(now), &t, u, &temp, &phc)
+        })?;
+        if ok { Ok(()) } else { self.as_unknown() }
+    }
+}
