@@ -276,6 +276,9 @@ impl From<core::Error> for MonbanError {
             core::Error::InvalidInput { field, .. } | core::Error::FieldNotEditable { field } => {
                 Some(field.as_str().to_owned())
             }
+            core::Error::NotEnabled { feature } => {
+                feature.input_field().map(|f| f.as_str().to_owned())
+            }
             _ => None,
         };
         let problems = match &e {

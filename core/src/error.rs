@@ -242,6 +242,100 @@ impl PasswordProblem {
     }
 }
 
+/// A feature a policy can turn off, named by `not_enabled` errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Feature {
+    /// Password reset by a mailed one-time link (policy field `reset.link`).
+    ResetLink,
+    /// Password reset by proving login ID, name, phone and e-mail (`reset.identity`).
+    IdentityReset,
+    /// Mailing a forgotten login ID (`reset.forgot_login_id`).
+    ForgotLoginId,
+    /// Mailing a temporary password to an e-mail address (`reset.notification`).
+    PasswordNotification,
+    /// A tenant access key (`profile.access_key_digits`).
+    AccessKey,
+}
+
+impl Feature {
+    /// Every feature.
+    pub const ALL: [Feature; 5] = [
+        Feature::ResetLink,
+        Feature::IdentityReset,
+        Feature::ForgotLoginId,
+        Feature::PasswordNotification,
+        Feature::AccessKey,
+    ];
+
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::ResetLink => "reset_link",
+            Feature::IdentityReset => "identity_reset",
+            Feature::ForgotLoginId => "forgot_login_id",
+            Feature::PasswordNotification => "password_notification",
+            Feature::AccessKey => "access_key",
+        }
+    }
+
+    /// The policy field that turns the feature on.
+    pub fn policy_field(self) -> &'static str {
+        match self {
+            Feature::ResetLink => "reset.link",
+            Feature::IdentityReset => "reset.identity",
+            Feature::ForgotLoginId => "reset.forgot_login_id",
+            Feature::PasswordNotification => "reset.notification",
+            Feature::AccessKey => "profile.access_key_digits",
+        }
+    }
+
+    /// The input field that cannot be used while the feature is off, if it is one.
+    pub fn input_field(self) -> Option<Field> {
+        match self {
+            Feature::AccessKey => Some(Field::AccessKey),
+            _ => None,
+        }
+    }
+
+    fn not_enabled_message(self, lang: Lang) -> String {
+        let field = self.policy_field();
+        match (self, lang) {
+            (Feature::ResetLink, Lang::Ja) => {
+                format!("パスワード初期化URLの発行は利用できません（ポリシー {field}）。")
+            }
+            (Feature::ResetLink, Lang::En) => {
+                format!("Password reset links are not enabled (policy field {field}).")
+            }
+            (Feature::IdentityReset, Lang::Ja) => {
+                format!("本人確認によるパスワード初期化は利用できません（ポリシー {field}）。")
+            }
+            (Feature::IdentityReset, Lang::En) => {
+                format!("Password reset by identity check is not enabled (policy field {field}).")
+            }
+            (Feature::ForgotLoginId, Lang::Ja) => {
+                format!("ログインIDの通知は利用できません（ポリシー {field}）。")
+            }
+            (Feature::ForgotLoginId, Lang::En) => {
+                format!("Mailing a forgotten login ID is not enabled (policy field {field}).")
+            }
+            (Feature::PasswordNotification, Lang::Ja) => {
+                format!("パスワードの通知は利用できません（ポリシー {field}）。")
+            }
+            (Feature::PasswordNotification, Lang::En) => {
+                format!("Password notification by mail is not enabled (policy field {field}).")
+            }
+            (Feature::AccessKey, Lang::Ja) => {
+                format!("このシステムではアクセスキーは使用できません（ポリシー {field}）。")
+            }
+            (Feature::AccessKey, Lang::En) => {
+                format!("Tenant access keys are not used under this policy (policy field {field}).")
+            }
+        }
+    }
+}
+
 /// Everything that can go wrong, each with a stable [`Error::code`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -304,8 +398,11 @@ pub enum Error {
     ResetLinkInvalid,
     /// RS-3 (opt-in, leaks existence): 「入力値が不正です。」 for an unknown account.
     ResetInputInvalid,
-    /// A feature the policy turns off (e.g. certificate login, identity reset).
-    NotEnabled,
+    /// A feature the policy turns off; names which one and the policy field that turns it on.
+    NotEnabled {
+        /// Which feature.
+        feature: Feature,
+    },
     /// A policy document is inconsistent.
     PolicyInvalid(String),
     /// Concurrent writes kept conflicting; the operation may be retried.
@@ -352,7 +449,9 @@ impl Error {
             Error::SessionInvalid,
             Error::ResetLinkInvalid,
             Error::ResetInputInvalid,
-            Error::NotEnabled,
+            Error::NotEnabled {
+                feature: Feature::ResetLink,
+            },
             Error::PolicyInvalid("x".into()),
             Error::Conflict,
             Error::StoreUnavailable,
@@ -387,7 +486,7 @@ impl Error {
             Error::SessionInvalid => "session_invalid",
             Error::ResetLinkInvalid => "reset_link_invalid",
             Error::ResetInputInvalid => "reset_input_invalid",
-            Error::NotEnabled => "not_enabled",
+            Error::NotEnabled { .. } => "not_enabled",
             Error::PolicyInvalid(_) => "policy_invalid",
             Error::Conflict => "conflict",
             Error::StoreUnavailable => "store_unavailable",
@@ -535,8 +634,7 @@ impl Error {
             }
             Error::ResetInputInvalid if ja => "入力値が不正です。入力内容を確認してください。",
             Error::ResetInputInvalid => "The input is not valid. Please check what you entered.",
-            Error::NotEnabled if ja => "この機能は利用できません。",
-            Error::NotEnabled => "This feature is not enabled.",
+            Error::NotEnabled { feature } => return feature.not_enabled_message(lang),
             Error::Conflict if ja => "処理が混み合っています。もう一度お試しください。",
             Error::Conflict => "The request conflicted with another one. Please try again.",
             Error::StoreUnavailable if ja => {

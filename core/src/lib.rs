@@ -32,7 +32,7 @@ pub mod time;
 pub mod token;
 pub mod totp;
 
-pub use error::{Error, Field, InputProblem, PasswordProblem, Result};
+pub use error::{Error, Feature, Field, InputProblem, PasswordProblem, Result};
 pub use lang::Lang;
 pub use policy::Policy;
 pub use role::{Permission, Role};

@@ -2,11 +2,12 @@
 //! HTTP layer knows (a body that is not JSON, an unknown route, ...).
 //!
 //! Every error answer is JSON `{"code": ..., "message": ...}` (plus `field` where the error names
-//! one). The message is in the language the request's `Accept-Language` asks for (Japanese or
-//! English), else in the policy's `mail.default_lang`: handlers and extractors return an
-//! [`ApiError`], and the [`finish`] middleware — which knows the request — renders it. The same
-//! middleware turns any other error response (axum's own 404 / 405 / 413, a rejection that
-//! slipped through) into that JSON shape, so a client never sees a plain-text rejection.
+//! one, and `feature` where the policy turns the feature off). The message is in the language the
+//! request's `Accept-Language` asks for (Japanese or English), else in the policy's
+//! `mail.default_lang`: handlers and extractors return an [`ApiError`], and the [`finish`]
+//! middleware — which knows the request — renders it. The same middleware turns any other error
+//! response (axum's own 404 / 405 / 413, a rejection that slipped through) into that JSON shape,
+//! so a client never sees a plain-text rejection.
 //!
 //! Status codes, chosen once:
 //!
@@ -149,7 +150,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::SupportOnly
         | Error::PasswordChangeRequired
         | Error::MailOtpNotConfigured => StatusCode::FORBIDDEN,
-        Error::NotFound | Error::NotEnabled => StatusCode::NOT_FOUND,
+        Error::NotFound | Error::NotEnabled { .. } => StatusCode::NOT_FOUND,
         Error::EmailTaken
         | Error::SameAsAdminTaken
         | Error::UserIdTaken
@@ -190,6 +191,13 @@ impl ApiError {
                     Error::InvalidInput { field, .. } | Error::FieldNotEditable { field } => {
                         Some(field.as_str().to_owned())
                     }
+                    Error::NotEnabled { feature } => {
+                        feature.input_field().map(|f| f.as_str().to_owned())
+                    }
+                    _ => None,
+                },
+                feature: match e {
+                    Error::NotEnabled { feature } => Some(feature.as_str().to_owned()),
                     _ => None,
                 },
             },
@@ -197,6 +205,7 @@ impl ApiError {
                 code: p.code().to_owned(),
                 message: p.message(lang).to_owned(),
                 field: None,
+                feature: None,
             },
         }
     }
@@ -232,9 +241,14 @@ pub struct ErrorBody {
     /// For a person, in the language of `Accept-Language` (ja or en), else the policy's default.
     /// Never carries a secret, and never says which login field was wrong (L-5).
     pub message: String,
-    /// The input field concerned (`invalid_input`, `field_not_editable`).
+    /// The input field concerned (`invalid_input`, `field_not_editable`, and `not_enabled`
+    /// when the feature that is off is an input such as `access_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The feature the policy turns off (`not_enabled` only): `reset_link`, `identity_reset`,
+    /// `forgot_login_id`, `password_notification` or `access_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
 }
 
 /// Every error code the API answers, with its status.

@@ -269,32 +269,65 @@ async fn a_dead_reset_link_answers_json_or_a_page() {
 
 #[tokio::test]
 async fn kuroneko_has_no_identity_reset() {
-    // A feature the policy turns off is 404 not_enabled.
+    // A feature the policy turns off is 404 not_enabled, and the answer names the feature and
+    // the policy field that turns it on.
     let h = Harness::kuroneko();
-    h.call(
-        "POST",
-        "/reset/identity",
-        Some(json!({"login_id": "1", "name": "a", "phone": "1", "email": "a@example.com"})),
-        None,
-    )
-    .await
-    .expect_error(404, "not_enabled");
-    h.call(
-        "POST",
-        "/forgot-login-id",
-        Some(json!({"email": "a@example.com"})),
-        None,
-    )
-    .await
-    .expect_error(404, "not_enabled");
-    h.call(
-        "POST",
-        "/password-notification",
-        Some(json!({"email": "a@example.com"})),
-        None,
-    )
-    .await
-    .expect_error(404, "not_enabled");
+    for (path, body, feature, policy_field) in [
+        (
+            "/reset/identity",
+            json!({"login_id": "1", "name": "a", "phone": "1", "email": "a@example.com"}),
+            "identity_reset",
+            "reset.identity",
+        ),
+        (
+            "/forgot-login-id",
+            json!({"email": "a@example.com"}),
+            "forgot_login_id",
+            "reset.forgot_login_id",
+        ),
+        (
+            "/password-notification",
+            json!({"email": "a@example.com"}),
+            "password_notification",
+            "reset.notification",
+        ),
+    ] {
+        let a = h.call("POST", path, Some(body), None).await;
+        a.expect_error(404, "not_enabled");
+        assert_eq!(a.json["feature"], feature, "{path}");
+        assert!(a.json.get("field").is_none(), "{path}");
+        assert!(
+            a.json["message"].as_str().unwrap().contains(policy_field),
+            "{path}: {}",
+            a.json["message"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_access_key_under_a_policy_without_one_is_named() {
+    // SPEC: T-1 — NIST tenants have no access key; the refusal says which field is off.
+    let h = Harness::with(Policy::nist().with_test_hashing(), |s| s);
+    let a = h
+        .support(
+            "POST",
+            "/support/tenants",
+            Some(
+                json!({"code": "acme", "name": "Acme", "access_key": "1234567",
+                        "admin": {"name": "Admin", "email": "admin@example.com"}}),
+            ),
+        )
+        .await;
+    a.expect_error(404, "not_enabled");
+    assert_eq!(a.json["feature"], "access_key");
+    assert_eq!(a.json["field"], "access_key");
+    assert!(
+        a.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("profile.access_key_digits")
+    );
+    assert_eq!(h.store.commits(), 0);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::email::{OwnerInfo, check_share};
-use crate::error::{Error, Field, InputProblem, Result};
+use crate::error::{Error, Feature, Field, InputProblem, Result};
 use crate::lang::Lang;
 use crate::lockout;
 use crate::mail::MailContent;
@@ -384,7 +384,11 @@ fn create_tenant_inner(
             normalize::validate_access_key(k.expose(), d)?;
             Some(Digest::of(k.expose().as_bytes()))
         }
-        (Some(_), None) => return Err(Error::NotEnabled),
+        (Some(_), None) => {
+            return Err(Error::NotEnabled {
+                feature: Feature::AccessKey,
+            });
+        }
         (None, _) => None,
     };
     validate_profile(ctx, &input.admin)?;

@@ -3,7 +3,7 @@
 use super::common::{bounded, store_err};
 use super::{AuthService, ForgotLoginId, MAX_ATTEMPTS, ResetRequest};
 use crate::audit::AuditKind;
-use crate::error::{Error, Field, Result};
+use crate::error::{Error, Feature, Field, Result};
 use crate::flow::recovery::{self, IdentityClaim};
 use crate::model::UserRef;
 use crate::normalize::email_key;
@@ -16,7 +16,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn request_password_reset(&self, req: &ResetRequest) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.link {
-            return Err(Error::NotEnabled);
+            return Err(Error::NotEnabled {
+                feature: Feature::ResetLink,
+            });
         }
         bounded(Field::UserId, &req.user_id)?;
         let tenant = self.tenant_code(req.tenant.as_deref())?.to_owned();
@@ -63,7 +65,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn identity_reset(&self, claim: &IdentityClaim) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.identity {
-            return Err(Error::NotEnabled);
+            return Err(Error::NotEnabled {
+                feature: Feature::IdentityReset,
+            });
         }
         for (f, v) in [
             (Field::Identifier, &claim.login_id),
@@ -96,7 +100,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn forgot_login_id(&self, req: &ForgotLoginId) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.forgot_login_id {
-            return Err(Error::NotEnabled);
+            return Err(Error::NotEnabled {
+                feature: Feature::ForgotLoginId,
+            });
         }
         bounded(Field::Email, &req.email)?;
         let owners = self
@@ -133,7 +139,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn request_password_notification(&self, email: &str) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.notification {
-            return Err(Error::NotEnabled);
+            return Err(Error::NotEnabled {
+                feature: Feature::PasswordNotification,
+            });
         }
         bounded(Field::Email, email)?;
         let (temp, phc) = self.temporary().await?;
