@@ -178,3 +178,34 @@ impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> f
         }
     }
 }
+
+/// Middleware (AB-5): reads a request's body within the state's body deadline before any
+/// handler runs, so a client that sends headers and then a body that never completes holds a
+/// connection for that long at most: 408 `request_timeout`. A body over [`crate::BODY_LIMIT`]
+/// is 413 `payload_too_large` as soon as it is seen, and a broken one 400 `invalid_request`.
+pub async fn read_body_in_time<S: Send + Sync + 'static, M: Send + Sync + 'static>(
+    axum::extract::State(state): axum::extract::State<crate::AppState<S, M>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    use http_body_util::{BodyExt as _, Limited};
+    let Some(deadline) = state.body_deadline() else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    if axum::body::HttpBody::is_end_stream(&body) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let read = Limited::new(body, crate::BODY_LIMIT).collect();
+    let bytes = match tokio::time::timeout(deadline, read).await {
+        Err(_) => return ApiError::Http(HttpProblem::RequestTimeout).into_response(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::Http(HttpProblem::PayloadTooLarge).into_response();
+        }
+        Ok(Err(_)) => return ApiError::Http(HttpProblem::InvalidRequest).into_response(),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}

@@ -18,6 +18,7 @@
 //! | 403 | `forbidden`, `support_only`, `password_change_required`, `mail_otp_not_configured` | understood, refused for this actor or account |
 //! | 404 | `not_found`, `not_enabled`, `route_not_found` | no such user; the policy turns the feature off; no such endpoint |
 //! | 405 | `method_not_allowed` | |
+//! | 408 | `request_timeout` | the body did not arrive within the server's deadline (AB-5) |
 //! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `conflict` | clashes with stored state (E-1, E-2, T-4); `conflict` may be retried |
 //! | 410 | `reset_link_invalid` | the one-time link is used, superseded or expired (RS-1) |
 //! | 413 | `payload_too_large` | body over 64 KiB |
@@ -51,6 +52,8 @@ pub enum HttpProblem {
     InvalidRequest,
     /// The body is over [`crate::BODY_LIMIT`].
     PayloadTooLarge,
+    /// The body did not arrive within the server's body deadline (AB-5).
+    RequestTimeout,
     /// The support token is missing or wrong.
     Unauthorized,
     /// No such endpoint.
@@ -62,10 +65,22 @@ pub enum HttpProblem {
 }
 
 impl HttpProblem {
+    /// Every problem.
+    pub const ALL: [HttpProblem; 7] = [
+        HttpProblem::InvalidRequest,
+        HttpProblem::PayloadTooLarge,
+        HttpProblem::RequestTimeout,
+        HttpProblem::Unauthorized,
+        HttpProblem::RouteNotFound,
+        HttpProblem::MethodNotAllowed,
+        HttpProblem::Internal,
+    ];
+
     fn code(self) -> &'static str {
         match self {
             HttpProblem::InvalidRequest => "invalid_request",
             HttpProblem::PayloadTooLarge => "payload_too_large",
+            HttpProblem::RequestTimeout => "request_timeout",
             HttpProblem::Unauthorized => "unauthorized",
             HttpProblem::RouteNotFound => "route_not_found",
             HttpProblem::MethodNotAllowed => "method_not_allowed",
@@ -77,6 +92,7 @@ impl HttpProblem {
         match self {
             HttpProblem::InvalidRequest => StatusCode::BAD_REQUEST,
             HttpProblem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpProblem::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             HttpProblem::Unauthorized => StatusCode::UNAUTHORIZED,
             HttpProblem::RouteNotFound => StatusCode::NOT_FOUND,
             HttpProblem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -92,6 +108,12 @@ impl HttpProblem {
             }
             (HttpProblem::PayloadTooLarge, Lang::Ja) => "リクエストが大きすぎます。",
             (HttpProblem::PayloadTooLarge, Lang::En) => "The request body is too large.",
+            (HttpProblem::RequestTimeout, Lang::Ja) => {
+                "リクエストの受信が時間内に完了しませんでした。もう一度お試しください。"
+            }
+            (HttpProblem::RequestTimeout, Lang::En) => {
+                "The request body did not arrive in time. Please try again."
+            }
             (HttpProblem::Unauthorized, Lang::Ja) => "認証情報がないか、正しくありません。",
             (HttpProblem::Unauthorized, Lang::En) => "The credentials are missing or not valid.",
             (HttpProblem::RouteNotFound, Lang::Ja) => "指定されたURLは存在しません。",
@@ -267,6 +289,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("not_enabled", 404),
     ("route_not_found", 404),
     ("method_not_allowed", 405),
+    ("request_timeout", 408),
     ("email_taken", 409),
     ("same_as_admin_taken", 409),
     ("user_id_taken", 409),
@@ -372,14 +395,7 @@ mod tests {
     #[test]
     fn every_code_has_one_status_and_the_table_agrees_with_the_mapping() {
         let core = Error::one_of_each();
-        let http = [
-            HttpProblem::InvalidRequest,
-            HttpProblem::PayloadTooLarge,
-            HttpProblem::Unauthorized,
-            HttpProblem::RouteNotFound,
-            HttpProblem::MethodNotAllowed,
-            HttpProblem::Internal,
-        ];
+        let http = HttpProblem::ALL;
         let all: Vec<ApiError> = core
             .into_iter()
             .map(ApiError::Core)

@@ -3,6 +3,10 @@
 use monban_core::secret::Digest;
 use monban_core::{AuthService, Secret};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a request's body may take to arrive unless told otherwise (AB-5).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The router's state: the [`AuthService`], the SHA-256 of the support API token (never the
 /// token itself) and whether a trusted proxy's certificate header is believed.
@@ -18,6 +22,18 @@ struct Inner<S, M> {
     service: Arc<AuthService<S, M>>,
     support: Option<Digest>,
     trust_cert_header: bool,
+    body_timeout: Option<Duration>,
+}
+
+impl<S, M> Clone for Inner<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            service: Arc::clone(&self.service),
+            support: self.support,
+            trust_cert_header: self.trust_cert_header,
+            body_timeout: self.body_timeout,
+        }
+    }
 }
 
 impl<S, M> Clone for AppState<S, M> {
@@ -34,6 +50,7 @@ impl<S, M> std::fmt::Debug for AppState<S, M> {
             .field("service", &self.inner.service)
             .field("support_token", &self.inner.support.map(|_| "[configured]"))
             .field("trust_cert_header", &self.inner.trust_cert_header)
+            .field("body_timeout", &self.inner.body_timeout)
             .finish()
     }
 }
@@ -52,6 +69,7 @@ impl<S, M> AppState<S, M> {
                 service: service.into(),
                 support,
                 trust_cert_header: false,
+                body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             }),
         }
     }
@@ -62,14 +80,28 @@ impl<S, M> AppState<S, M> {
     /// default: anyone can send any header, and a fingerprint is no secret.
     #[must_use]
     pub fn trust_cert_header(self, trust: bool) -> Self {
-        let inner = Inner {
-            service: Arc::clone(&self.inner.service),
-            support: self.inner.support,
-            trust_cert_header: trust,
-        };
+        let mut inner = Inner::clone(&self.inner);
+        inner.trust_cert_header = trust;
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// AB-5: a request body must arrive within `limit` of its headers, else the answer is 408
+    /// `request_timeout` (default [`DEFAULT_BODY_TIMEOUT`]). Bodies arrive whole on Lambda, so
+    /// there it never applies.
+    #[must_use]
+    pub fn body_timeout(self, limit: Duration) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.body_timeout = Some(limit);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The body deadline, if any.
+    pub fn body_deadline(&self) -> Option<Duration> {
+        self.inner.body_timeout
     }
 
     /// The service.

@@ -250,6 +250,10 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::extract::read_body_in_time::<S, M>,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             finish::<S, M>,
         ))
         .with_state(state)

@@ -9,6 +9,7 @@
 //! for the server and the commands alike.
 
 pub mod files;
+pub mod listen;
 pub mod mail;
 pub mod operator;
 pub mod serve;

@@ -10,7 +10,6 @@ use monban_core::policy::NameRule;
 use monban_core::ports::Store;
 use monban_core::{AuthService, Policy};
 use monban_embedded::{OsRandom, OutboxMailer, SqliteStore, SystemClock, TokioOffload};
-use std::future::IntoFuture as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -42,6 +41,20 @@ pub struct ServeArgs {
     /// Seconds to wait for requests in flight after Ctrl-C / SIGTERM before stopping anyway.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub shutdown_grace: u64,
+    /// Seconds a client has to send a request's headers, counted from the connection's start or
+    /// the end of the previous response: also how long an idle connection is kept open (AB-5).
+    #[arg(long, env = "MONBAN_HEADER_TIMEOUT", default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers arrived; a slower body is
+    /// answered 408 `request_timeout` (AB-5).
+    #[arg(long, env = "MONBAN_BODY_TIMEOUT", default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// At most this many connections are open at once; more clients wait until one closes (AB-5).
+    #[arg(long, env = "MONBAN_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
 }
 
 /// Logs to stderr: `RUST_LOG` (e.g. `monban=debug,info`) or `info`. Never a secret: requests
@@ -244,7 +257,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     )?
     .with_offload(TokioOffload::new());
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
-    let state = AppState::new(service, Some(token.value)).trust_cert_header(args.trust_cert_header);
+    let state = AppState::new(service, Some(token.value))
+        .trust_cert_header(args.trust_cert_header)
+        .body_timeout(Duration::from_secs(args.body_timeout));
     let app = router(state).layer(middleware::from_fn(crate::api::log_request));
 
     let mut out = Out::new();
@@ -285,7 +300,11 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     tracing::info!(address = %addr, policy = %policy_name, "listening");
 
     let (stopping_tx, mut stopping_rx) = watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits = super::listen::ConnLimits {
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    let server = super::listen::serve(listener, app, limits, async move {
         stop_signal().await;
         let _ = stopping_tx.send(true);
     });
@@ -297,7 +316,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        r = server.into_future() => r.map_err(|e| CliError::new(format!("server: {e}")))?,
+        r = server => r.map_err(|e| CliError::new(format!("server: {e}")))?,
         () = give_up => {
             tracing::warn!(secs = grace.as_secs(), "requests still in flight after the grace period: stopping anyway");
         }
