@@ -142,7 +142,7 @@ impl Auth {
                 },
                 rng,
             )?
-            .with_offload(TokioOffload::new())
+            .with_offload(TokioOffload::with_limit(policy.inner.password.hash_slots()))
         };
         Ok(Arc::new(Self {
             service,

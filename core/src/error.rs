@@ -407,6 +407,8 @@ pub enum Error {
     PolicyInvalid(String),
     /// Concurrent writes kept conflicting; the operation may be retried.
     Conflict,
+    /// AB-4: every password-hashing slot and queue place is taken; retry in a moment.
+    Busy,
     /// The store failed (I/O, throttling); the operation may be retried.
     StoreUnavailable,
     /// Mail could not be sent; state is stored and the operation may be retried.
@@ -454,6 +456,7 @@ impl Error {
             },
             Error::PolicyInvalid("x".into()),
             Error::Conflict,
+            Error::Busy,
             Error::StoreUnavailable,
             Error::MailFailed,
         ]
@@ -489,6 +492,7 @@ impl Error {
             Error::NotEnabled { .. } => "not_enabled",
             Error::PolicyInvalid(_) => "policy_invalid",
             Error::Conflict => "conflict",
+            Error::Busy => "busy",
             Error::StoreUnavailable => "store_unavailable",
             Error::MailFailed => "mail_failed",
         }
@@ -498,7 +502,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Conflict | Error::StoreUnavailable | Error::MailFailed
+            Error::Conflict | Error::Busy | Error::StoreUnavailable | Error::MailFailed
         )
     }
 
@@ -637,6 +641,8 @@ impl Error {
             Error::NotEnabled { feature } => return feature.not_enabled_message(lang),
             Error::Conflict if ja => "処理が混み合っています。もう一度お試しください。",
             Error::Conflict => "The request conflicted with another one. Please try again.",
+            Error::Busy if ja => "ただいま混み合っています。しばらくしてから再度お試しください。",
+            Error::Busy => "The server is busy. Please try again in a moment.",
             Error::StoreUnavailable if ja => {
                 "ただいま処理できません。しばらくしてから再度お試しください。"
             }

@@ -94,6 +94,35 @@ pub struct PasswordPolicy {
     /// Allow `hash` below OWASP's minimum (tests and examples only).
     #[serde(default)]
     pub allow_weak_hash: bool,
+    /// AB-4: password hashes (and dummy verifications) that run at once; `None`: one per CPU
+    /// core of the machine.
+    #[serde(default)]
+    pub hash_concurrency: Option<u32>,
+    /// AB-4: hashes that may wait for a free slot; a request that would wait beyond them is
+    /// answered 503 `busy` with `Retry-After` at once, so no request waits longer than the queue
+    /// takes to drain. `None`: four per slot.
+    #[serde(default)]
+    pub hash_queue: Option<u32>,
+}
+
+impl PasswordPolicy {
+    /// Hashes that run at once: `hash_concurrency`, else the machine's cores.
+    pub fn hash_slots(&self) -> usize {
+        match self.hash_concurrency {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+
+    /// Hashes admitted at once, running or waiting (AB-4).
+    pub fn hash_capacity(&self) -> usize {
+        let slots = self.hash_slots();
+        let queue = match self.hash_queue {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => slots.saturating_mul(4),
+        };
+        slots.saturating_add(queue)
+    }
 }
 
 /// How a user logs in with the first factor (T-5).
@@ -362,6 +391,8 @@ impl Policy {
                 temporary_len: 16,
                 hash: HashParams::OWASP,
                 allow_weak_hash: false,
+                hash_concurrency: None,
+                hash_queue: None,
             },
             login: LoginPolicy {
                 identifier: Identifier::TenantAndUserId,
@@ -632,6 +663,9 @@ impl Policy {
             return bad(
                 "password.hash is weaker than OWASP's minimum (m=19 MiB, t=2); set allow_weak_hash only for tests",
             );
+        }
+        if pw.hash_concurrency == Some(0) {
+            return bad("password.hash_concurrency must be at least 1 (or absent: one per core)");
         }
         if h.m_cost > 4 * 1024 * 1024 {
             return bad("password.hash.m_cost above 4 GiB");

@@ -26,7 +26,7 @@
 //! | 423 | `locked` | L-6 |
 //! | 429 | `resend_limited` | L-3 |
 //! | 500 | `policy_invalid`, `internal` | a server fault, never the client's input |
-//! | 503 | `store_unavailable`, `mail_failed` | retry later (the state is stored; M-1 mail after commit) |
+//! | 503 | `busy`, `store_unavailable`, `mail_failed` | retry later (`busy`: every password-hashing slot is taken, with `Retry-After` (AB-4); the state is stored; M-1 mail after commit) |
 //!
 //! 400 versus 422: 400 means "I could not read this request"; 422 means "I read it, and the
 //! rules say no" — the message then is the seed text a person should see.
@@ -180,7 +180,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::Conflict => StatusCode::CONFLICT,
         Error::ResetLinkInvalid => StatusCode::GONE,
         Error::ResendLimited => StatusCode::TOO_MANY_REQUESTS,
-        Error::StoreUnavailable | Error::MailFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Busy | Error::StoreUnavailable | Error::MailFailed => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         // PolicyInvalid, and any code a newer core adds before this table learns it.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -240,6 +242,11 @@ impl ApiError {
             // nothing about which credential was wrong (L-5).
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self, ApiError::Core(Error::Busy)) {
+            // AB-4: a hashing slot frees within a few hash times.
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res.extensions_mut().insert(self.clone());
         res
@@ -309,6 +316,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("resend_limited", 429),
     ("policy_invalid", 500),
     ("internal", 500),
+    ("busy", 503),
     ("store_unavailable", 503),
     ("mail_failed", 503),
 ];

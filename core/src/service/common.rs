@@ -33,11 +33,35 @@ pub(super) fn bounded(field: Field, s: &str) -> Result<()> {
     Ok(())
 }
 
+/// One admitted hashing job; leaving (also by cancellation) frees its place.
+struct Admission<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Admission<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize, capacity: usize) -> Result<Self> {
+        use std::sync::atomic::Ordering;
+        let admitted = Admission(count);
+        if count.fetch_add(1, Ordering::AcqRel) >= capacity {
+            return Err(Error::Busy);
+        }
+        Ok(admitted)
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 impl<S: Store, M: Mailer> AuthService<S, M> {
+    /// Runs a hashing job through the offload, admitted only while fewer than the policy's
+    /// slots + queue are admitted (AB-4); otherwise `Busy` at once. Dummy verifications pass
+    /// here too, so an unknown account is refused exactly as often as a known one.
     pub(super) async fn offloaded<R: Send + 'static>(
         &self,
         job: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R> {
+        let _admitted = Admission::enter(&self.hashing, self.hash_capacity)?;
         let slot = Arc::new(std::sync::Mutex::new(None));
         let out = Arc::clone(&slot);
         self.offload

@@ -206,6 +206,9 @@ pub struct AuthService<S, M> {
     policy: Arc<Policy>,
     key: SessionKey,
     hasher: Arc<Hasher>,
+    /// AB-4: hashes admitted now (running or waiting) and how many may be.
+    hashing: std::sync::atomic::AtomicUsize,
+    hash_capacity: usize,
     audit_failures: AtomicU64,
 }
 
@@ -230,6 +233,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     ) -> Result<Self> {
         policy.validate()?;
         let hasher = Hasher::new(policy.password.hash)?;
+        let hash_capacity = policy.password.hash_capacity();
         Ok(Self {
             store,
             mailer,
@@ -239,6 +243,8 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             policy: Arc::new(policy),
             key,
             hasher: Arc::new(hasher),
+            hashing: std::sync::atomic::AtomicUsize::new(0),
+            hash_capacity,
             audit_failures: AtomicU64::new(0),
         })
     }

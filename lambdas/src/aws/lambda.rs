@@ -214,7 +214,9 @@ pub async fn service(
         rng,
     )
     .map_err(|e| ConfigError::new(crate::aws::config::PRESET, e.to_string()))?
-    .with_offload(TokioOffload::new());
+    .with_offload(TokioOffload::with_limit(
+        config.policy.password.hash_slots(),
+    ));
     Ok((service, secrets.support_token))
 }
 

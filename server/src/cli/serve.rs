@@ -247,6 +247,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot record the policy in the database: {e}")))?;
 
     let banner_policy = policy.clone();
+    let hash_slots = policy.password.hash_slots();
     let service = AuthService::new(
         policy,
         files::session_key(&key.value)?,
@@ -255,7 +256,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         SystemClock,
         rng,
     )?
-    .with_offload(TokioOffload::new());
+    .with_offload(TokioOffload::with_limit(hash_slots));
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
     let state = AppState::new(service, Some(token.value))
         .trust_cert_header(args.trust_cert_header)
