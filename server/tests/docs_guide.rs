@@ -302,7 +302,7 @@ const WHEN: &[(&str, &str)] = &[
     ),
     (
         "support_only",
-        "The change is a support operation: the admin's e-mail, or a same-as-admin user's (P-6).",
+        "The change is a support operation: the admin's e-mail, a same-as-admin user's, or a user's own address where the e-mail is the ID (P-6, T-5).",
     ),
     (
         "password_change_required",
