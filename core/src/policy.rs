@@ -1,4 +1,5 @@
-//! Every rule of SPEC.md as a value (DESIGN principle 5).
+//! Every rule as a value (DESIGN principle 5). The rules guide (`docs/policy.md` in the
+//! repository) lists every field with its value under each preset.
 //!
 //! A [`Policy`] is plain data: serde (JSON or TOML), validated by [`Policy::validate`] when it is
 //! loaded ([`Policy::from_json`]), with one preset per seed system:

@@ -13,3 +13,8 @@ mod system;
 pub use outbox::{DEFAULT_SENDER, OutboxMail, OutboxMailer};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use system::{OsRandom, SystemClock, TokioOffload};
+
+/// The repository README's Rust example, compiled and run as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}

@@ -1,7 +1,8 @@
 //! # monban-examples
 //!
-//! Runnable walkthroughs of the four seed systems whose manuals define monban (see `SPEC.md`),
-//! each on monban-core's in-memory ports:
+//! Runnable walkthroughs of the four seed systems whose manuals define monban (their rules are
+//! described in the rules guide, `docs/` in the repository), each on monban-core's in-memory
+//! ports:
 //!
 //! | example | manual | run |
 //! |---|---|---|

@@ -43,8 +43,33 @@ pub struct ProfileInput {
     pub lang: Option<Lang>,
 }
 
+impl ProfileInput {
+    /// A person with only a name; add the rest with the `with_*` methods or struct update
+    /// syntax (`ProfileInput { phone: Some(..), ..ProfileInput::new("…") }`).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same person with an e-mail address.
+    #[must_use]
+    pub fn with_email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// The same person with a phone number.
+    #[must_use]
+    pub fn with_phone(mut self, phone: impl Into<String>) -> Self {
+        self.phone = Some(phone.into());
+        self
+    }
+}
+
 /// A new tenant with its admin (T-1..T-3).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     /// Tenant code; the admin's user ID equals it (T-3).
@@ -74,6 +99,20 @@ pub struct NewTenant {
     pub welcome_mail: bool,
 }
 
+impl NewTenant {
+    /// A tenant with its code, display name and admin; everything else off or absent (no
+    /// access key, no corporate number, no logistics, mail OTP, no welcome mail). Set more with
+    /// struct update syntax: `NewTenant { welcome_mail: true, ..NewTenant::new(…) }`.
+    pub fn new(code: impl Into<String>, name: impl Into<String>, admin: ProfileInput) -> Self {
+        Self {
+            code: code.into(),
+            name: name.into(),
+            admin,
+            ..Self::default()
+        }
+    }
+}
+
 /// A new general or shipping user (LC-2, T-4).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +129,19 @@ pub struct NewUser {
     pub same_as_admin: bool,
     /// Name and contact (ignored for name / e-mail when `same_as_admin`).
     pub profile: ProfileInput,
+}
+
+impl NewUser {
+    /// A user with mail OTP, not same-as-admin; set more with struct update syntax.
+    pub fn new(user_id: impl Into<String>, role: Role, profile: ProfileInput) -> Self {
+        Self {
+            user_id: user_id.into(),
+            role,
+            login_method: LoginMethod::default(),
+            same_as_admin: false,
+            profile,
+        }
+    }
 }
 
 /// An admin's edit of a general or shipping user (P-3, P-4). Absent fields stay.
