@@ -82,6 +82,14 @@ const MEANINGS: &[(&str, &str)] = &[
         "Allow hash parameters below OWASP's minimum. For tests and examples only.",
     ),
     (
+        "password.hash_concurrency",
+        "Password hashes (and the dummy verifications for unknown accounts) that run at once; `null`: one per CPU core (AB-4).",
+    ),
+    (
+        "password.hash_queue",
+        "Hashes that may wait for a free slot; a request beyond them is answered 503 `busy` with `Retry-After` at once. `null`: four per slot (AB-4).",
+    ),
+    (
         "login.identifier",
         "What a user logs in with (T-5): `tenant_and_user_id` (tenant code + user ID), `email` (the address is the ID) or `login_id` (a digits-only login ID in the default tenant).",
     ),
@@ -318,7 +326,7 @@ const WHEN: &[(&str, &str)] = &[
     ),
     (
         "not_enabled",
-        "The policy turns the feature off (for example identity reset, password notification, certificate login, an access key).",
+        "The policy turns the feature off; `feature` names it (`reset_link`, `identity_reset`, `forgot_login_id`, `password_notification`, `access_key`) and the message names the policy field that turns it on. The text below is the one for `reset_link`.",
     ),
     ("route_not_found", "No such endpoint."),
     (
@@ -347,6 +355,10 @@ const WHEN: &[(&str, &str)] = &[
         "The reset link is unknown, used, superseded or expired (RS-1).",
     ),
     ("payload_too_large", "The body is over 64 KiB."),
+    (
+        "request_timeout",
+        "The body did not arrive within the server's body deadline (`monban serve --body-timeout`, AB-5).",
+    ),
     (
         "invalid_input",
         "A value is malformed; `field` names it. The message names the field and the rule.",
@@ -390,6 +402,10 @@ const WHEN: &[(&str, &str)] = &[
     ),
     ("internal", "A server fault."),
     (
+        "busy",
+        "Every password-hashing slot and queue place is taken; `Retry-After` says when to try again (AB-4).",
+    ),
+    (
         "store_unavailable",
         "The store failed or is busy; send the request again later.",
     ),
@@ -420,14 +436,7 @@ const FIELDS: &[Field] = &[
 ];
 
 /// Every problem only the HTTP layer knows.
-const HTTP_PROBLEMS: &[HttpProblem] = &[
-    HttpProblem::InvalidRequest,
-    HttpProblem::PayloadTooLarge,
-    HttpProblem::Unauthorized,
-    HttpProblem::RouteNotFound,
-    HttpProblem::MethodNotAllowed,
-    HttpProblem::Internal,
-];
+const HTTP_PROBLEMS: &[HttpProblem] = &HttpProblem::ALL;
 
 /// A number no message holds by itself: where it appears, the message shows a value.
 const SENTINEL: usize = 987_654;
