@@ -26,6 +26,7 @@ pub mod password;
 pub mod policy;
 pub mod ports;
 pub mod role;
+pub mod seal;
 pub mod secret;
 pub mod service;
 pub mod time;

@@ -3,7 +3,8 @@
 
 use crate::lang::Lang;
 use crate::role::Role;
-use crate::secret::{Digest, SecretBytes};
+use crate::seal::{AccessKeyHash, Sealed};
+use crate::secret::Digest;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -18,8 +19,8 @@ pub struct Tenant {
     pub corporate_number: Option<String>,
     /// Whether the tenant ships goods (R-3: shipping users need it).
     pub logistics: bool,
-    /// SHA-256 of the access key (T-2), if the tenant has one.
-    pub access_key: Option<Digest>,
+    /// The access key (T-2) as a keyed hash (K-1), if the tenant has one.
+    pub access_key: Option<AccessKeyHash>,
     /// Mail language for the tenant's users (M-2); `None`: the policy's default.
     pub lang: Option<Lang>,
     /// When it was created.
@@ -90,8 +91,8 @@ pub struct PasswordRecord {
 /// The user's authenticator (L-2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotpRecord {
-    /// The shared secret.
-    pub secret: SecretBytes,
+    /// The shared secret, sealed (K-1).
+    pub secret: Sealed,
     /// The last time step a code was accepted for (replay guard).
     pub last_step: Option<u64>,
 }
@@ -121,7 +122,7 @@ pub struct PendingLogin {
     /// When the challenge started; it dies `login.challenge_ttl_secs` later whatever the resends.
     pub started_at: Timestamp,
     /// A TOTP secret being enrolled by this login (the user's method is TOTP and it has none).
-    pub enrol: Option<SecretBytes>,
+    pub enrol: Option<Sealed>,
 }
 
 /// An outstanding reset link (RS-1): single use, superseded by the next request.
@@ -176,7 +177,7 @@ pub struct User {
     /// The authenticator, when enrolled.
     pub totp: Option<TotpRecord>,
     /// A secret handed out by a self-service enrolment, waiting for its first code.
-    pub totp_pending: Option<SecretBytes>,
+    pub totp_pending: Option<Sealed>,
     /// L-6.
     pub lock: LockState,
     /// L-9 / RS-9: bumped by every password change, reset and re-initialization.

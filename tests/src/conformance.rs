@@ -40,7 +40,8 @@ use monban_core::model::{
 use monban_core::normalize::email_key;
 use monban_core::ports::{Store, StoreError};
 use monban_core::role::Role;
-use monban_core::secret::{Digest, SecretBytes};
+use monban_core::seal::{AccessKeyHash, Sealed};
+use monban_core::secret::Digest;
 use monban_core::service::{LoginRequest, ResetRequest};
 use monban_core::token::SessionKey;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
@@ -115,7 +116,10 @@ fn tenant(code: &str) -> Tenant {
         name: format!("黒猫堂 {code}"),
         corporate_number: Some("1234567890123".into()),
         logistics: true,
-        access_key: Some(Digest::of(b"1234567")),
+        access_key: Some(AccessKeyHash::Keyed {
+            kid: [1, 2, 3, 4],
+            mac: Digest::of(b"1234567"),
+        }),
         lang: Some(Lang::En),
         created_at: T0,
         version: 0,
@@ -143,10 +147,10 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
         },
         password_history: vec!["$argon2id$old-1".into(), "$argon2id$old-2".into()],
         totp: Some(TotpRecord {
-            secret: SecretBytes::new((0u8..20).collect()),
+            secret: Sealed::from_stored((0u8..67).collect()),
             last_step: Some(60_000_000),
         }),
-        totp_pending: Some(SecretBytes::new(vec![0xA5; 20])),
+        totp_pending: Some(Sealed::from_stored(vec![0xA5; 20])),
         lock: LockState {
             failures: 4,
             locked_at: Some(T0.plus_secs(5)),
@@ -160,7 +164,7 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
             expires_at: T0.plus_secs(600),
             sends: vec![T0, T0.plus_secs(30)],
             started_at: T0,
-            enrol: Some(SecretBytes::new(vec![7; 20])),
+            enrol: Some(Sealed::from_stored(vec![7; 67])),
         }),
         pending_reset: Some(PendingReset {
             nonce: Digest::of(b"reset"),

@@ -17,7 +17,8 @@ use crate::model::{
 use crate::normalize::{self, email_key};
 use crate::policy::UserIdRule;
 use crate::role::{Permission, Role};
-use crate::secret::{Digest, Secret};
+use crate::seal::AccessKeyHash;
+use crate::secret::Secret;
 use serde::Deserialize;
 
 /// Name, contact and language of a person (P-1, P-2, T-6).
@@ -434,7 +435,7 @@ fn create_tenant_inner(
     let access_key = match (&input.access_key, prof.access_key_digits) {
         (Some(k), Some(d)) => {
             normalize::validate_access_key(k.expose(), d)?;
-            Some(Digest::of(k.expose().as_bytes()))
+            Some(AccessKeyHash::new(ctx.key, &input.code, k.expose()))
         }
         (Some(_), None) => {
             return Err(Error::NotEnabled {

@@ -252,7 +252,7 @@ fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decisi
             let (enrol, enrolment) = if user.totp.is_none() {
                 let secret = totp::generate_secret(ctx.rng);
                 let e = enrolment_for(ctx, tenant, &user, &secret);
-                (Some(secret), Some(e))
+                (Some(ctx.seal(&secret)), Some(e))
             } else {
                 (None, None)
             };
@@ -326,15 +326,21 @@ pub fn second_factor(
             }
         }
         LoginMethod::Totp => {
-            let (secret, last) = match (&pending.enrol, &user.totp) {
-                (Some(s), _) => (s.clone(), None),
-                (None, Some(t)) => (t.secret.clone(), t.last_step),
+            let (stored, last) = match (&pending.enrol, &user.totp) {
+                (Some(s), _) => (s, None),
+                (None, Some(t)) => (&t.secret, t.last_step),
                 (None, None) => return Decision::err(Error::ChallengeExpired),
+            };
+            let secret = match ctx.open(stored) {
+                Ok(s) => s,
+                Err(e) => return Decision::err(e),
             };
             match totp::verify(&secret, code, ctx.now, last, &pol.otp) {
                 Some(step) => {
+                    // Sealed afresh: a secret from before K-1 or under an earlier key is
+                    // re-written under the current one at its first use.
                     user.totp = Some(TotpRecord {
-                        secret,
+                        secret: ctx.seal(&secret),
                         last_step: Some(step),
                     });
                     true

@@ -37,8 +37,25 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     /// Randomness.
     pub rng: &'a dyn SecureRandom,
-    /// Session signing / digest key.
+    /// Session signing / digest key: the deployment secret.
     pub key: &'a SessionKey,
+    /// Earlier deployment secrets, still accepted for what they sealed or keyed (K-2).
+    pub previous: &'a [SessionKey],
+}
+
+impl Ctx<'_> {
+    /// An authenticator secret sealed for storage (K-1).
+    pub fn seal(&self, secret: &crate::secret::SecretBytes) -> crate::seal::Sealed {
+        crate::seal::seal(self.key, secret, self.rng)
+    }
+
+    /// A stored authenticator secret opened (K-1, K-2).
+    pub fn open(
+        &self,
+        stored: &crate::seal::Sealed,
+    ) -> crate::error::Result<crate::secret::SecretBytes> {
+        crate::seal::open(self.key, self.previous, stored)
+    }
 }
 
 /// What a step decided.

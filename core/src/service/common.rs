@@ -11,6 +11,7 @@ use crate::model::{CertOwner, EmailOwners, Tenant, User, UserRef, Write};
 use crate::normalize::{self, email_key};
 use crate::password;
 use crate::ports::{Mailer, Store, StoreError};
+use crate::seal::AccessKeyHash;
 use crate::secret::Secret;
 use crate::time::Timestamp;
 use std::sync::Arc;
@@ -74,6 +75,30 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             .await;
         let r = slot.lock().map_err(|_| Error::StoreUnavailable)?.take();
         r.ok_or(Error::StoreUnavailable)
+    }
+
+    /// T-2 / K-1: whether `presented` is the tenant's access key (true when it has none). A
+    /// key kept as a bare SHA-256 (databases from before K-1) or under an earlier deployment
+    /// secret is re-written as a keyed hash under the current one when it matches; that write
+    /// is best-effort (a concurrent change of the tenant wins, and the next use tries again).
+    pub(super) async fn access_key_ok(&self, tenant: &Tenant, presented: Option<&Secret>) -> bool {
+        let Some(stored) = &tenant.access_key else {
+            return true;
+        };
+        let Some(k) = presented else {
+            return false;
+        };
+        let k = k.trimmed();
+        if !stored.matches(&self.key, &self.previous_keys, &tenant.code, k.expose()) {
+            return false;
+        }
+        if stored.needs_rekey(&self.key) {
+            let mut t = tenant.clone();
+            t.access_key = Some(AccessKeyHash::new(&self.key, &t.code, k.expose()));
+            // On a conflict or an outage the key still matched; it is re-written at a later use.
+            let _ = self.store.commit(vec![Write::PutTenant(t)]).await;
+        }
+        true
     }
 
     pub(super) async fn hash(&self, password: &Secret) -> Result<String> {

@@ -12,7 +12,7 @@ use crate::normalize::email_key;
 use crate::policy::{CertificateLogin, Identifier};
 use crate::ports::{Mailer, Store};
 use crate::role::Permission;
-use crate::secret::{Digest, Secret};
+use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::token::{SessionClaims, SessionScope, parse_opaque};
 
@@ -96,13 +96,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             self.record(vec![ev]).await;
             return Err(Error::LoginFailed);
         };
-        let access_key_ok = match &tenant.access_key {
-            None => true,
-            Some(d) => req
-                .access_key
-                .as_ref()
-                .is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d),
-        };
+        let access_key_ok = self.access_key_ok(&tenant, req.access_key.as_ref()).await;
         // Which credentials this login needs (L-8).
         let identifier_matches = req
             .identifier

@@ -205,6 +205,7 @@ pub struct AuthService<S, M> {
     offload: Arc<dyn Offload>,
     policy: Arc<Policy>,
     key: SessionKey,
+    previous_keys: Vec<SessionKey>,
     hasher: Arc<Hasher>,
     /// AB-4: hashes admitted now (running or waiting) and how many may be.
     hashing: std::sync::atomic::AtomicUsize,
@@ -242,11 +243,21 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             offload: Arc::new(Inline),
             policy: Arc::new(policy),
             key,
+            previous_keys: Vec::new(),
             hasher: Arc::new(hasher),
             hashing: std::sync::atomic::AtomicUsize::new(0),
             hash_capacity,
             audit_failures: AtomicU64::new(0),
         })
+    }
+
+    /// K-2: earlier deployment secrets. What they sealed (authenticator secrets) or keyed
+    /// (access keys) stays readable until re-written under the current key; sessions and
+    /// one-time codes signed with them are not accepted.
+    #[must_use]
+    pub fn with_previous_keys(mut self, previous: Vec<SessionKey>) -> Self {
+        self.previous_keys = previous;
+        self
     }
 
     /// Runs argon2 through `offload` (e.g. a blocking pool) instead of inline.
@@ -277,6 +288,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             now,
             rng: &*self.rng,
             key: &self.key,
+            previous: &self.previous_keys,
         }
     }
 }

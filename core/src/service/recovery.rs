@@ -8,7 +8,6 @@ use crate::flow::recovery::{self, IdentityClaim};
 use crate::model::UserRef;
 use crate::normalize::email_key;
 use crate::ports::{Mailer, Store};
-use crate::secret::Digest;
 use crate::token::parse_opaque;
 
 impl<S: Store, M: Mailer> AuthService<S, M> {
@@ -30,12 +29,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         else {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         };
-        if let Some(d) = &t.access_key
-            && !req
-                .access_key
-                .as_ref()
-                .is_some_and(|k| Digest::of(k.trimmed().expose().as_bytes()) == *d)
-        {
+        if !self.access_key_ok(&t, req.access_key.as_ref()).await {
             return self.record_unknown(now, AuditKind::ResetRequested).await;
         }
         let known = retrying!(self, {

@@ -128,8 +128,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 .await?
                 .ok_or(Error::SessionInvalid)?;
             let secret = totp::generate_secret(&*self.rng);
-            let e = login::enrolment_for(&self.ctx(now), &tenant, &user, &secret);
-            user.totp_pending = Some(secret);
+            let ctx = self.ctx(now);
+            let e = login::enrolment_for(&ctx, &tenant, &user, &secret);
+            user.totp_pending = Some(ctx.seal(&secret));
             Decision::ok(e).write(put_user(user))
         })
     }
@@ -144,14 +145,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 .user(&claims.user_ref())
                 .await?
                 .ok_or(Error::SessionInvalid)?;
-            let Some(secret) = user.totp_pending.take() else {
+            let Some(stored) = user.totp_pending.take() else {
                 return Err(Error::invalid(Field::Code, InputProblem::Missing));
             };
+            let ctx = self.ctx(now);
+            let secret = ctx.open(&stored)?;
             let Some(step) = totp::verify(&secret, code, now, None, &self.policy.otp) else {
                 return Err(Error::OtpInvalid);
             };
             user.totp = Some(crate::model::TotpRecord {
-                secret,
+                secret: ctx.seal(&secret),
                 last_step: Some(step),
             });
             user.login_method = LoginMethod::Totp;

@@ -31,7 +31,8 @@ use monban_core::model::{
 };
 use monban_core::ports::StoreError;
 use monban_core::role::Role;
-use monban_core::secret::{Digest, SecretBytes};
+use monban_core::seal::{AccessKeyHash, Sealed};
+use monban_core::secret::Digest;
 use monban_core::time::Timestamp;
 use std::collections::HashMap;
 
@@ -365,7 +366,7 @@ pub fn tenant_item(t: &Tenant, version: u64) -> Item {
         .put(NAME, s(&t.name))
         .opt(CORPORATE_NUMBER, t.corporate_number.as_deref().map(s))
         .put(LOGISTICS, AttributeValue::Bool(t.logistics))
-        .opt(ACCESS_KEY, t.access_key.map(|d| b(&d.0)))
+        .opt(ACCESS_KEY, t.access_key.map(|h| b(&h.to_bytes())))
         .opt(LANG, t.lang.map(|l| s(lang_str(l))))
         .put(CREATED_AT, ts(t.created_at));
     item.extend(tenant_key(&t.code));
@@ -390,7 +391,7 @@ fn pending_login_map(p: &PendingLogin) -> AttributeValue {
             AttributeValue::L(p.sends.iter().copied().map(ts).collect()),
         )
         .put(STARTED_AT, ts(p.started_at))
-        .opt(ENROL, p.enrol.as_ref().map(|e| b(e.expose())))
+        .opt(ENROL, p.enrol.as_ref().map(|e| b(e.stored())))
         .map()
 }
 
@@ -429,12 +430,12 @@ pub fn user_item(u: &User, version: u64) -> Item {
             TOTP,
             u.totp.as_ref().map(|t| {
                 Out::new()
-                    .put(SECRET, b(t.secret.expose()))
+                    .put(SECRET, b(t.secret.stored()))
                     .opt(LAST_STEP, t.last_step.map(n))
                     .map()
             }),
         )
-        .opt(TOTP_PENDING, u.totp_pending.as_ref().map(|t| b(t.expose())))
+        .opt(TOTP_PENDING, u.totp_pending.as_ref().map(|t| b(t.stored())))
         .put(
             LOCK,
             Out::new()
@@ -615,8 +616,17 @@ impl<'a> In<'a> {
         }
     }
 
-    fn opt_secret(&self, attr: &str) -> R<Option<SecretBytes>> {
-        Ok(self.opt_bytes(attr)?.map(SecretBytes::new))
+    fn opt_secret(&self, attr: &str) -> R<Option<Sealed>> {
+        Ok(self.opt_bytes(attr)?.map(Sealed::from_stored))
+    }
+
+    fn opt_access_key(&self, attr: &str) -> R<Option<AccessKeyHash>> {
+        match self.opt_bytes(attr)? {
+            None => Ok(None),
+            Some(b) => AccessKeyHash::from_bytes(&b)
+                .map(Some)
+                .ok_or_else(|| self.err(attr, "is not an access key hash")),
+        }
     }
 
     fn opt_digest(&self, attr: &str) -> R<Option<Digest>> {
@@ -717,7 +727,7 @@ pub fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
         name: r.s(NAME)?,
         corporate_number: r.opt_s(CORPORATE_NUMBER)?,
         logistics: r.bool(LOGISTICS)?,
-        access_key: r.opt_digest(ACCESS_KEY)?,
+        access_key: r.opt_access_key(ACCESS_KEY)?,
         lang: r.lang(LANG)?,
         created_at: r.ts(CREATED_AT)?,
         version: r.num(VERSION)?,
@@ -979,7 +989,7 @@ mod tests {
             name: "n".into(),
             corporate_number: None,
             logistics: false,
-            access_key: Some(Digest::of(b"k")),
+            access_key: Some(AccessKeyHash::Legacy(Digest::of(b"k"))),
             lang: None,
             created_at: T0,
             version: 0,
