@@ -207,8 +207,11 @@ impl From<CoreUserRef> for UserRef {
 pub struct SweepReport {
     /// Users examined.
     pub scanned: usize,
-    /// Users deleted.
+    /// Users deleted (in a dry run: who would be).
     pub deleted: Vec<UserRef>,
+    /// Present and `true` in a dry run: nothing was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl From<CoreSweep> for SweepReport {
@@ -216,6 +219,7 @@ impl From<CoreSweep> for SweepReport {
         Self {
             scanned: r.scanned,
             deleted: r.deleted.into_iter().map(Into::into).collect(),
+            dry_run: r.dry_run,
         }
     }
 }
@@ -740,11 +744,23 @@ pub async fn bind_certificate<S: Store + 'static, M: Mailer + 'static>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deletes dormant general and shipping users (LC-1). Meant for a scheduler.
+/// `POST /support/sweep` options.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SweepQuery {
+    /// `true`: only list who would be deleted now; delete nothing.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// Deletes dormant general and shipping users (LC-1). Meant for a scheduler. With
+/// `dry_run=true` it deletes nothing and lists who would be deleted.
 #[utoipa::path(post, path = "/support/sweep", tag = "support",
     security(("support" = [])),
+    params(SweepQuery),
     responses(
-        (status = 200, description = "What the sweep did", body = SweepReport),
+        (status = 200, description = "What the sweep did (or, in a dry run, would do)", body = SweepReport),
+        (status = 400, description = "`invalid_request` (e.g. `dry_run` neither true nor false)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),
@@ -752,8 +768,14 @@ pub async fn bind_certificate<S: Store + 'static, M: Mailer + 'static>(
 pub async fn sweep<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
     _: Support,
+    ApiQuery(q): ApiQuery<SweepQuery>,
 ) -> Result<Json<SweepReport>, ApiError> {
-    Ok(Json(st.service().sweep_dormant().await?.into()))
+    let report = if q.dry_run == Some(true) {
+        st.service().sweep_dormant_dry_run().await?
+    } else {
+        st.service().sweep_dormant().await?
+    };
+    Ok(Json(report.into()))
 }
 
 /// Reads the audit log, oldest first.
