@@ -85,6 +85,7 @@ macro_rules! __store_conformance {
             parallel_registrations_of_one_email_have_one_winner,
             parallel_submits_of_one_otp_give_one_session,
             parallel_opens_of_one_reset_link_mail_one_temporary_password,
+            support_deletes_a_tenant_with_its_users_and_claims,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -1339,4 +1340,66 @@ pub async fn parallel_opens_of_one_reset_link_mail_one_temporary_password<S: Sto
     let temp = Secret::new(extract_secret(&temps[0]).unwrap_or_default());
     let step = fx.svc.login(admin_login(temp.expose())).await;
     assert!(matches!(step, Ok(LoginStep::SecondFactor(_))), "{step:?}");
+}
+
+/// Support deletes a tenant: every user goes (paged through the store's listing), with its
+/// e-mail and certificate claims, then the tenant; a second run finds nothing.
+pub async fn support_deletes_a_tenant_with_its_users_and_claims<S: Store + 'static>(store: S) {
+    // SPEC: T-1, LC-3, E-1, L-8
+    let (fx, token) = fixture(store).await;
+    // GIVEN 120 users (more than one page), each with an address, one with a certificate
+    for i in 0..120 {
+        let input = NewUser {
+            user_id: format!("clerk{i:03}"),
+            role: Role::General,
+            login_method: LoginMethod::MailOtp,
+            same_as_admin: false,
+            profile: ProfileInput {
+                name: "山田花子".into(),
+                email: Some(format!("clerk{i}@example.com")),
+                ..Default::default()
+            },
+        };
+        let r = fx.svc.admin_create_user(token.expose(), &input).await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let cert = monban_core::cert::ClientCert {
+        sha256: Some("ab".repeat(32)),
+        serial: None,
+        subject_dn: None,
+    };
+    let bound = fx
+        .svc
+        .support_bind_certificate(&UserRef::new(TENANT, "clerk007"), &cert, false)
+        .await;
+    assert!(bound.is_ok(), "{bound:?}");
+    let key = cert.key().unwrap_or_else(|e| panic!("{e}"));
+    // WHEN support deletes the tenant
+    let r = fx.svc.support_delete_tenant(TENANT).await;
+    assert!(r.is_ok(), "{r:?}");
+    // THEN nothing of it is left, and its addresses and certificate are free
+    assert_eq!(fx.store.tenant(TENANT).await, Ok(None));
+    let left = fx.store.list_users(TENANT, None, 10).await;
+    assert_eq!(left.map(|p| p.items.len()), Ok(0));
+    for a in [
+        ADMIN_MAIL.to_owned(),
+        "clerk0@example.com".into(),
+        "clerk119@example.com".into(),
+    ] {
+        assert_eq!(fx.store.email_owners(&email_key(&a)).await, Ok(None), "{a}");
+    }
+    assert_eq!(fx.store.cert_owner(&key).await, Ok(None));
+    let filter = AuditFilter {
+        tenant: Some(TENANT.into()),
+        subject: None,
+        kind: Some(AuditKind::UserDeleted),
+    };
+    assert_eq!(all_audit(&*fx.store, &filter, 100).await.len(), 121);
+    // AND a second run finds nothing
+    let again = fx.svc.support_delete_tenant(TENANT).await;
+    assert!(
+        matches!(again, Err(ref e) if e.code() == "not_found"),
+        "{again:?}"
+    );
+    assert_eq!(fx.svc.audit_failures(), 0);
 }
