@@ -314,6 +314,37 @@ mod tests {
     }
 
     #[test]
+    fn an_access_key_on_the_command_line_is_not_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "monban",
+            "tenant",
+            "update",
+            "999999999",
+            "--access-key",
+            "7654321",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("7654321"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let cli = Cli::try_parse_from([
+            "monban",
+            "tenant",
+            "create",
+            "--code",
+            "999999999",
+            "--name",
+            "n",
+            "--admin-name",
+            "a",
+            "--access-key",
+            "7654321",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("7654321"));
+    }
+
+    #[test]
     fn files_default_to_the_database_folder() {
         let cli = Cli::try_parse_from([
             "monban",

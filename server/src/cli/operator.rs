@@ -79,7 +79,8 @@ pub struct TenantShowArgs {
 }
 
 /// Where a new access key comes from (T-2): the command line, a variable or standard input.
-#[derive(Debug, Clone, Args)]
+/// `Debug` never shows a key given on the command line.
+#[derive(Clone, Args)]
 pub struct AccessKeyArgs {
     /// The access key every login and reset must present (T-2). Visible in the shell history
     /// and the process list: prefer --access-key-env or --access-key-stdin.
@@ -91,6 +92,19 @@ pub struct AccessKeyArgs {
     /// Read the access key from the first line of standard input.
     #[arg(long)]
     pub access_key_stdin: bool,
+}
+
+impl std::fmt::Debug for AccessKeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyArgs")
+            .field(
+                "access_key",
+                &self.access_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("access_key_env", &self.access_key_env)
+            .field("access_key_stdin", &self.access_key_stdin)
+            .finish()
+    }
 }
 
 /// `monban tenant update` options.
