@@ -32,6 +32,11 @@ pub enum AuditKind {
     PasswordChanged,
     /// A tenant was created.
     TenantCreated,
+    /// A tenant's name, flags, numbers, access key or language changed (the detail names the
+    /// fields, never a value).
+    TenantEdited,
+    /// A tenant was deleted (its users first, each with its own `user_deleted`).
+    TenantDeleted,
     /// A user was created.
     UserCreated,
     /// A user's profile was edited.
@@ -67,6 +72,8 @@ impl AuditKind {
             AuditKind::ResetCompleted => "reset_completed",
             AuditKind::PasswordChanged => "password_changed",
             AuditKind::TenantCreated => "tenant_created",
+            AuditKind::TenantEdited => "tenant_edited",
+            AuditKind::TenantDeleted => "tenant_deleted",
             AuditKind::UserCreated => "user_created",
             AuditKind::UserEdited => "user_edited",
             AuditKind::UserDeleted => "user_deleted",

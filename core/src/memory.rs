@@ -37,6 +37,7 @@ impl std::fmt::Debug for MemoryStore {
 fn key_of(w: &Write) -> String {
     match w {
         Write::PutTenant(t) => format!("T#{}", t.code),
+        Write::DeleteTenant { code, .. } => format!("T#{code}"),
         Write::PutUser(u) => format!("U#{}\u{0}{}", u.tenant, u.user_id),
         Write::DeleteUser { user, .. } => format!("U#{}\u{0}{}", user.tenant, user.user_id),
         Write::PutEmailOwners(e) => format!("E#{}", e.address),
@@ -74,6 +75,9 @@ impl MemoryStore {
             Write::PutTenant(t) => {
                 version(inner.tenants.get(&t.code).map(|x| x.version)) == t.version
             }
+            Write::DeleteTenant { code, expect } => {
+                inner.tenants.get(code).map(|x| x.version) == Some(*expect)
+            }
             Write::PutUser(u) => {
                 version(
                     inner
@@ -109,6 +113,9 @@ impl MemoryStore {
             Write::PutTenant(mut t) => {
                 t.version += 1;
                 inner.tenants.insert(t.code.clone(), t);
+            }
+            Write::DeleteTenant { code, .. } => {
+                inner.tenants.remove(&code);
             }
             Write::PutUser(u) => {
                 let mut u = *u;
@@ -165,6 +172,16 @@ impl Store for MemoryStore {
             .users
             .get(&(user.tenant.clone(), user.user_id.clone()))
             .cloned())
+    }
+
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<Tenant>> {
+        let g = self.lock()?;
+        let it = g
+            .tenants
+            .iter()
+            .filter(|(code, _)| after.is_none_or(|a| code.as_str() > a))
+            .map(|(code, t)| (code.clone(), t.clone()));
+        Ok(page(it, limit))
     }
 
     async fn email_owners(&self, address: &str) -> StoreResult<Option<EmailOwners>> {

@@ -237,6 +237,14 @@ pub struct CertOwner {
 pub enum Write {
     /// Create or update a tenant.
     PutTenant(Tenant),
+    /// Delete a tenant (T-1). Its users are deleted first, each in its own batch with its
+    /// claims; this removes the tenant record only.
+    DeleteTenant {
+        /// Tenant code.
+        code: String,
+        /// The version read.
+        expect: u64,
+    },
     /// Create or update a user.
     PutUser(Box<User>),
     /// Delete a user.

@@ -42,6 +42,12 @@ pub trait Store: Send + Sync {
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
     /// A user.
     fn user(&self, user: &UserRef) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    /// Every tenant ordered by code, after the cursor `after` (a tenant code).
+    fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<Tenant>>> + Send;
     /// The owners of a normalized e-mail address.
     fn email_owners(
         &self,
@@ -121,6 +127,13 @@ impl<T: Store> Store for Arc<T> {
     }
     fn user(&self, user: &UserRef) -> impl Future<Output = StoreResult<Option<User>>> + Send {
         (**self).user(user)
+    }
+    fn list_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<Tenant>>> + Send {
+        (**self).list_tenants(after, limit)
     }
     fn email_owners(
         &self,

@@ -640,6 +640,7 @@ fn prepare(writes: Vec<Write>) -> Job<Vec<Op>> {
     for w in writes {
         ops.push(match w {
             Write::PutTenant(t) => put_op(Key::Tenant(t.code.clone()), &t, t.version)?,
+            Write::DeleteTenant { code, expect } => delete_op(Key::Tenant(code), expect)?,
             Write::PutUser(u) => put_op(
                 Key::User(u.tenant.clone(), u.user_id.clone()),
                 &*u,
@@ -805,6 +806,31 @@ impl Store for SqliteStore {
                 "SELECT version, data FROM users WHERE tenant = ?1 AND user_id = ?2",
                 params![r.tenant, r.user_id],
             )
+        })
+        .await
+    }
+
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<Tenant>> {
+        let after = after.map(str::to_owned);
+        let (limit, fetch) = limits(limit);
+        self.run(move |c, _| {
+            let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+            let rows = match &after {
+                Some(a) => c
+                    .prepare_cached(
+                        "SELECT code, version, data FROM tenants
+                         WHERE code > ?1 ORDER BY code LIMIT ?2",
+                    )?
+                    .query_map(params![a, fetch], map)?
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => c
+                    .prepare_cached(
+                        "SELECT code, version, data FROM tenants ORDER BY code LIMIT ?1",
+                    )?
+                    .query_map(params![fetch], map)?
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            page("tenant", rows, limit)
         })
         .await
     }

@@ -561,6 +561,18 @@ async fn the_kuroneko_manual_over_http() {
 
     // LC-1: the sweep deletes the dormant general user, never the admin
     h.clock.advance_days(92);
+    // A dry run first: it names the user and deletes nothing.
+    let commits = h.store.commits();
+    let d = h.support("POST", "/support/sweep?dry_run=true", None).await;
+    d.expect(200);
+    assert_eq!(
+        d.json,
+        json!({"scanned": 2, "deleted": [{"tenant": TENANT, "user_id": "clerk01"}], "dry_run": true})
+    );
+    assert_eq!(h.store.commits(), commits);
+    h.support("POST", "/support/sweep?dry_run=maybe", None)
+        .await
+        .expect_error(400, "invalid_request");
     let s = h.support("POST", "/support/sweep", None).await;
     s.expect(200);
     assert_eq!(s.json["scanned"], 2);

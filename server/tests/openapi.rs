@@ -31,7 +31,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/users/{id}/reset-password"),
     ("post", "/admin/users/{id}/reset-authenticator"),
     ("post", "/support/tenants"),
+    ("get", "/support/tenants"),
+    ("get", "/support/tenants/{code}"),
+    ("patch", "/support/tenants/{code}"),
+    ("delete", "/support/tenants/{code}"),
     ("get", "/support/tenants/{code}/users"),
+    ("post", "/support/tenants/{code}/users"),
+    ("get", "/support/tenants/{code}/users/{id}"),
+    ("delete", "/support/tenants/{code}/users/{id}"),
+    ("post", "/support/tenants/{code}/users/{id}/end-sessions"),
     ("post", "/support/tenants/{code}/users/{id}/unlock"),
     ("post", "/support/tenants/{code}/users/{id}/reset-password"),
     ("put", "/support/tenants/{code}/admin-email"),
@@ -166,6 +174,7 @@ async fn every_error_response_uses_the_error_schema_and_bodies_are_described() {
                         | "/admin/users/{id}/reset-authenticator"
                         | "/support/tenants/{code}/users/{id}/unlock"
                         | "/support/tenants/{code}/users/{id}/reset-password"
+                        | "/support/tenants/{code}/users/{id}/end-sessions"
                 );
                 assert_eq!(has_body, !bodyless, "{m} {path}");
             }
@@ -188,6 +197,34 @@ async fn every_error_response_uses_the_error_schema_and_bodies_are_described() {
     let login = &doc["components"]["schemas"]["LoginRequest"];
     assert_eq!(login["properties"]["password"]["format"], "password");
     assert!(login["properties"].get("certificate").is_none());
+}
+
+#[tokio::test]
+async fn operation_ids_are_unique() {
+    let h = Harness::kuroneko();
+    let doc = document(&h).await;
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for m in METHODS {
+            let Some(op) = item.get(m) else { continue };
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{m} {path}"));
+            assert!(
+                seen.insert(id.to_owned()),
+                "{m} {path}: operationId {id} twice"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_times_are_rfc3339() {
+    let h = Harness::kuroneko();
+    let doc = document(&h).await;
+    let at = &doc["components"]["schemas"]["AuditRecord"]["properties"]["at"];
+    assert_eq!(at["type"], "string", "{at}");
+    assert_eq!(at["format"], "date-time", "{at}");
 }
 
 fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {

@@ -79,11 +79,14 @@ macro_rules! __store_conformance {
             duplicate_key_in_one_batch_is_refused,
             list_users_pages_are_stable_and_complete,
             scan_users_pages_are_stable_and_complete,
+            list_tenants_pages_by_code,
+            delete_tenant_needs_its_version,
             racing_creates_of_one_record_have_one_winner,
             parallel_wrong_passwords_all_count,
             parallel_registrations_of_one_email_have_one_winner,
             parallel_submits_of_one_otp_give_one_session,
             parallel_opens_of_one_reset_link_mail_one_temporary_password,
+            support_deletes_a_tenant_with_its_users_and_claims,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -859,6 +862,136 @@ pub async fn list_users_pages_are_stable_and_complete<S: Store + 'static>(store:
     assert_eq!(seen, want_now);
 }
 
+/// Every tenant once, ordered by code, for every page size; a cursor is stable; users and
+/// other records never appear among the tenants.
+pub async fn list_tenants_pages_by_code<S: Store + 'static>(store: S) {
+    // SPEC: T-1 (support lists the tenants)
+    let empty = store.list_tenants(None, 10).await;
+    assert_eq!(empty.map(|p| (p.items.len(), p.next)), Ok((0, None)));
+    let codes = [
+        "223456789",
+        "123456789",
+        "12345678",
+        "1234567890",
+        "000000001",
+        "999999999",
+    ];
+    for c in codes {
+        ok(&store, vec![Write::PutTenant(tenant(c))]).await;
+    }
+    // A user, an owners record and a certificate claim are not tenants.
+    ok(&store, writes_at(0).into_iter().skip(1).collect()).await;
+    let mut want: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+    want.sort();
+    for limit in [0, 1, 2, 5, 6, 7, 1000] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let p = store.list_tenants(after.as_deref(), limit).await;
+            let p = p.unwrap_or_else(|e| panic!("{e}"));
+            assert!(p.items.len() <= limit.max(1), "limit {limit}");
+            for t in &p.items {
+                assert_eq!(t.version, 1);
+                assert_eq!(
+                    *t,
+                    Tenant {
+                        version: 1,
+                        ..tenant(&t.code)
+                    }
+                );
+            }
+            seen.extend(p.items.into_iter().map(|t| t.code));
+            match p.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "limit {limit}");
+    }
+    let a = store.list_tenants(Some("1234567890"), 2).await;
+    let b = store.list_tenants(Some("1234567890"), 2).await;
+    assert_eq!(a, b);
+    let a = a.unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<&str> = a.items.iter().map(|t| t.code.as_str()).collect();
+    assert_eq!(got, ["223456789", "999999999"]);
+    assert_eq!(a.next, None);
+    // A cursor that names no tenant starts after where it would be.
+    let p = store.list_tenants(Some("5"), 10).await;
+    let p = p.unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<&str> = p.items.iter().map(|t| t.code.as_str()).collect();
+    assert_eq!(got, ["999999999"]);
+}
+
+/// A tenant is deleted only at the version read; the deletion removes the tenant record (its
+/// users are the service's business), can be part of an all-or-nothing batch, and the code can
+/// be created again.
+pub async fn delete_tenant_needs_its_version<S: Store + 'static>(store: S) {
+    // SPEC: T-1 (support deletes a tenant)
+    let del = |expect| Write::DeleteTenant {
+        code: "123456789".into(),
+        expect,
+    };
+    conflict(&store, vec![del(0)]).await;
+    conflict(&store, vec![del(1)]).await;
+    ok(&store, writes_at(0)).await;
+    ok(
+        &store,
+        vec![Write::PutTenant(Tenant {
+            version: 1,
+            ..tenant("123456789")
+        })],
+    )
+    .await;
+    for expect in [0, 1, 3] {
+        conflict(&store, vec![del(expect)]).await;
+    }
+    // Refused with a failing write beside it, and with the same record twice.
+    conflict(
+        &store,
+        vec![
+            del(2),
+            Write::DeleteUser {
+                user: UserRef::new("123456789", "nobody"),
+                expect: 1,
+            },
+        ],
+    )
+    .await;
+    let twice = store
+        .commit(vec![
+            del(2),
+            Write::PutTenant(Tenant {
+                version: 2,
+                ..tenant("123456789")
+            }),
+        ])
+        .await;
+    assert!(
+        matches!(twice, Err(StoreError::Unavailable(_))),
+        "{twice:?}"
+    );
+    assert_eq!(versions(&store).await, [Some(2), Some(1), Some(1), Some(1)]);
+    // Deleted with its user in one batch.
+    ok(
+        &store,
+        vec![
+            Write::DeleteUser {
+                user: UserRef::new("123456789", "user01"),
+                expect: 1,
+            },
+            del(2),
+        ],
+    )
+    .await;
+    assert_eq!(versions(&store).await, [None, None, Some(1), Some(1)]);
+    let listed = store.list_tenants(None, 10).await;
+    assert_eq!(listed.map(|p| p.items.len()), Ok(0));
+    conflict(&store, vec![del(2)]).await;
+    // The code is free again.
+    ok(&store, vec![Write::PutTenant(tenant("123456789"))]).await;
+    assert_eq!(versions(&store).await, [Some(1), None, Some(1), Some(1)]);
+}
+
 /// A scan visits every user of every tenant once, in a stable order, for every page size.
 pub async fn scan_users_pages_are_stable_and_complete<S: Store + 'static>(store: S) {
     // SPEC: LC-1 (the dormancy sweep must see every user)
@@ -1211,4 +1344,66 @@ pub async fn parallel_opens_of_one_reset_link_mail_one_temporary_password<S: Sto
     let temp = Secret::new(extract_secret(&temps[0]).unwrap_or_default());
     let step = fx.svc.login(admin_login(temp.expose())).await;
     assert!(matches!(step, Ok(LoginStep::SecondFactor(_))), "{step:?}");
+}
+
+/// Support deletes a tenant: every user goes (paged through the store's listing), with its
+/// e-mail and certificate claims, then the tenant; a second run finds nothing.
+pub async fn support_deletes_a_tenant_with_its_users_and_claims<S: Store + 'static>(store: S) {
+    // SPEC: T-1, LC-3, E-1, L-8
+    let (fx, token) = fixture(store).await;
+    // GIVEN 120 users (more than one page), each with an address, one with a certificate
+    for i in 0..120 {
+        let input = NewUser {
+            user_id: format!("clerk{i:03}"),
+            role: Role::General,
+            login_method: LoginMethod::MailOtp,
+            same_as_admin: false,
+            profile: ProfileInput {
+                name: "山田花子".into(),
+                email: Some(format!("clerk{i}@example.com")),
+                ..Default::default()
+            },
+        };
+        let r = fx.svc.admin_create_user(token.expose(), &input).await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let cert = monban_core::cert::ClientCert {
+        sha256: Some("ab".repeat(32)),
+        serial: None,
+        subject_dn: None,
+    };
+    let bound = fx
+        .svc
+        .support_bind_certificate(&UserRef::new(TENANT, "clerk007"), &cert, false)
+        .await;
+    assert!(bound.is_ok(), "{bound:?}");
+    let key = cert.key().unwrap_or_else(|e| panic!("{e}"));
+    // WHEN support deletes the tenant
+    let r = fx.svc.support_delete_tenant(TENANT).await;
+    assert!(r.is_ok(), "{r:?}");
+    // THEN nothing of it is left, and its addresses and certificate are free
+    assert_eq!(fx.store.tenant(TENANT).await, Ok(None));
+    let left = fx.store.list_users(TENANT, None, 10).await;
+    assert_eq!(left.map(|p| p.items.len()), Ok(0));
+    for a in [
+        ADMIN_MAIL.to_owned(),
+        "clerk0@example.com".into(),
+        "clerk119@example.com".into(),
+    ] {
+        assert_eq!(fx.store.email_owners(&email_key(&a)).await, Ok(None), "{a}");
+    }
+    assert_eq!(fx.store.cert_owner(&key).await, Ok(None));
+    let filter = AuditFilter {
+        tenant: Some(TENANT.into()),
+        subject: None,
+        kind: Some(AuditKind::UserDeleted),
+    };
+    assert_eq!(all_audit(&*fx.store, &filter, 100).await.len(), 121);
+    // AND a second run finds nothing
+    let again = fx.svc.support_delete_tenant(TENANT).await;
+    assert!(
+        matches!(again, Err(ref e) if e.code() == "not_found"),
+        "{again:?}"
+    );
+    assert_eq!(fx.svc.audit_failures(), 0);
 }

@@ -121,6 +121,9 @@ impl Store for InlineReads {
             |u: &mut User, v| u.version = v,
         )
     }
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<Tenant>> {
+        self.inner.list_tenants(after, limit).await
+    }
     async fn email_owners(&self, address: &str) -> StoreResult<Option<EmailOwners>> {
         self.inner.email_owners(address).await
     }

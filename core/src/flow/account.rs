@@ -114,6 +114,27 @@ impl NewTenant {
     }
 }
 
+/// Support's change to a tenant (T-1). Absent fields stay; the code never changes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEdit {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Ships goods. Turning it off is refused while the tenant has shipping users.
+    #[serde(default)]
+    pub logistics: Option<bool>,
+    /// 13-digit corporate number (E-4); `""` removes it.
+    #[serde(default)]
+    pub corporate_number: Option<String>,
+    /// Access key (T-2); `""` removes it (logins and resets then need none).
+    #[serde(default)]
+    pub access_key: Option<Secret>,
+    /// Mail language of the tenant.
+    #[serde(default)]
+    pub lang: Option<Lang>,
+}
+
 /// A new general or shipping user (LC-2, T-4).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -388,6 +409,129 @@ pub struct Temp<'a> {
     pub phc: &'a str,
 }
 
+/// T-1: a tenant name, trimmed: present, at most 100 characters, no control characters.
+fn tenant_name(given: &str) -> Result<String> {
+    let name = given.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(Field::TenantName, InputProblem::Missing));
+    }
+    if name.chars().count() > 100 {
+        return Err(Error::invalid(
+            Field::TenantName,
+            InputProblem::TooLong { max: 100 },
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            Field::TenantName,
+            InputProblem::ControlCharacter,
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// T-2: an access key of the policy's digits, as it is stored.
+fn access_key_hash(ctx: &Ctx<'_>, code: &str, key: &Secret) -> Result<AccessKeyHash> {
+    match ctx.policy.profile.access_key_digits {
+        Some(d) => {
+            normalize::validate_access_key(key.expose(), d)?;
+            Ok(AccessKeyHash::new(ctx.key, code, key.expose()))
+        }
+        None => Err(Error::NotEnabled {
+            feature: Feature::AccessKey,
+        }),
+    }
+}
+
+/// T-1 (support): changes a tenant's name, logistics flag, corporate number, access key and
+/// language, validated as at creation. `admin` is the tenant's admin with the owners of its
+/// e-mail address (other than itself): a new corporate number must keep every address the
+/// admin shares with another tenant's admin within E-3 / E-4 (E-7). `has_shipping`: whether
+/// the tenant has shipping users (R-3: logistics cannot be turned off under them).
+pub fn edit_tenant(
+    ctx: &Ctx<'_>,
+    tenant: Tenant,
+    edit: &TenantEdit,
+    admin: Option<(&User, &[OwnerInfo])>,
+    has_shipping: bool,
+) -> Decision<()> {
+    match edit_tenant_inner(ctx, tenant, edit, admin, has_shipping) {
+        Ok(d) => d,
+        Err(e) => Decision::err(e),
+    }
+}
+
+fn edit_tenant_inner(
+    ctx: &Ctx<'_>,
+    mut tenant: Tenant,
+    edit: &TenantEdit,
+    admin: Option<(&User, &[OwnerInfo])>,
+    has_shipping: bool,
+) -> Result<Decision<()>> {
+    require(ctx, Role::Support, Permission::CreateTenant)?;
+    let mut changed = Vec::new();
+    if let Some(n) = &edit.name {
+        let n = tenant_name(n)?;
+        if n != tenant.name {
+            tenant.name = n;
+            changed.push("name");
+        }
+    }
+    if let Some(c) = &edit.corporate_number {
+        let c = c.trim();
+        let c = if c.is_empty() {
+            None
+        } else {
+            normalize::validate_corporate_number(c)?;
+            Some(c.to_owned())
+        };
+        if c != tenant.corporate_number {
+            tenant.corporate_number = c;
+            changed.push("corporate_number");
+        }
+    }
+    if let Some(k) = &edit.access_key {
+        let k = if k.expose().is_empty() {
+            None
+        } else {
+            Some(access_key_hash(ctx, &tenant.code, k)?)
+        };
+        if k != tenant.access_key {
+            tenant.access_key = k;
+            changed.push("access_key");
+        }
+    }
+    if let Some(l) = edit.logistics
+        && l != tenant.logistics
+    {
+        if !l && has_shipping {
+            return Err(Error::ShippingNotAllowed);
+        }
+        tenant.logistics = l;
+        changed.push("logistics");
+    }
+    if let Some(l) = edit.lang
+        && Some(l) != tenant.lang
+    {
+        tenant.lang = Some(l);
+        changed.push("lang");
+    }
+    // E-7: the admin's shared address must stay within its exception under the new numbers.
+    if changed.contains(&"corporate_number")
+        && let Some((a, owners)) = admin
+        && a.email.is_some()
+    {
+        check_share(&ctx.policy.email, &owner_info(&tenant, a), owners)?;
+    }
+    if changed.is_empty() {
+        return Ok(Decision::ok(()));
+    }
+    let ev = AuditEvent::success(ctx.now, AuditKind::TenantEdited, Actor::Support, None)
+        .with_tenant(tenant.code.clone())
+        .with_detail(changed.join(", "));
+    Ok(Decision::ok(()).audit(ev).write(Write::PutTenant(tenant)))
+}
+
 /// T-1..T-3 (support): a tenant and its admin. `admin_email` is the E-state of the admin's
 /// address.
 pub fn create_tenant(
@@ -411,38 +555,14 @@ fn create_tenant_inner(
     temp: Temp<'_>,
 ) -> Result<Decision<Created>> {
     require(ctx, Role::Support, Permission::CreateTenant)?;
-    let prof = &ctx.policy.profile;
-    normalize::validate_tenant_code(&input.code, prof)?;
-    let name = input.name.trim();
-    if name.is_empty() {
-        return Err(Error::invalid(Field::TenantName, InputProblem::Missing));
-    }
-    if name.chars().count() > 100 {
-        return Err(Error::invalid(
-            Field::TenantName,
-            InputProblem::TooLong { max: 100 },
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            Field::TenantName,
-            InputProblem::ControlCharacter,
-        ));
-    }
+    normalize::validate_tenant_code(&input.code, &ctx.policy.profile)?;
+    let name = tenant_name(&input.name)?;
     if let Some(c) = &input.corporate_number {
         normalize::validate_corporate_number(c)?;
     }
-    let access_key = match (&input.access_key, prof.access_key_digits) {
-        (Some(k), Some(d)) => {
-            normalize::validate_access_key(k.expose(), d)?;
-            Some(AccessKeyHash::new(ctx.key, &input.code, k.expose()))
-        }
-        (Some(_), None) => {
-            return Err(Error::NotEnabled {
-                feature: Feature::AccessKey,
-            });
-        }
-        (None, _) => None,
+    let access_key = match &input.access_key {
+        Some(k) => Some(access_key_hash(ctx, &input.code, k)?),
+        None => None,
     };
     validate_profile(ctx, &input.admin)?;
     if exists {
@@ -450,7 +570,7 @@ fn create_tenant_inner(
     }
     let tenant = Tenant {
         code: input.code.clone(),
-        name: name.to_owned(),
+        name,
         corporate_number: input.corporate_number.clone(),
         logistics: input.logistics,
         access_key,
@@ -526,6 +646,29 @@ pub fn create_user(
         Ok(d) => d,
         Err(e) => Decision::err(e),
     }
+}
+
+/// LC-2, T-4, R-3, E-1..E-6 (support): a general or shipping user created by support staff in
+/// a tenant, under exactly the rules of [`create_user`]; `admin` is the tenant's admin (the
+/// reference for same-as-admin, P-4). The audit names support as the actor.
+#[allow(clippy::too_many_arguments)]
+pub fn support_create_user(
+    ctx: &Ctx<'_>,
+    admin: &User,
+    tenant: &Tenant,
+    input: &NewUser,
+    exists: bool,
+    st: &EmailState,
+    temp: Temp<'_>,
+) -> Decision<Created> {
+    if let Err(e) = require(ctx, Role::Support, Permission::CreateTenant) {
+        return Decision::err(e);
+    }
+    let mut d = create_user(ctx, admin, tenant, input, exists, st, temp);
+    for ev in &mut d.audit {
+        ev.actor = Actor::Support;
+    }
+    d
 }
 
 /// The e-mail a new or edited user will have: the admin's when same-as-admin (P-4).
@@ -884,6 +1027,61 @@ pub fn delete_user(
             AuditKind::UserDeleted,
             &target.user_ref(),
         ))
+}
+
+/// T-1, LC-3 (support): deletes a user of a tenant with its claims. The admin goes only with
+/// its tenant (T-3): `with_tenant` says the tenant is being deleted.
+pub fn support_delete_user(
+    ctx: &Ctx<'_>,
+    target: &User,
+    email: Option<&EmailOwners>,
+    certs: &[CertOwner],
+    with_tenant: bool,
+) -> Decision<()> {
+    if let Err(e) = require(ctx, Role::Support, Permission::CreateTenant) {
+        return Decision::err(e);
+    }
+    if target.role == Role::Admin && !with_tenant {
+        return Decision::err(Error::Forbidden);
+    }
+    let ev = audit_by(
+        ctx,
+        &Actor::Support,
+        AuditKind::UserDeleted,
+        &target.user_ref(),
+    );
+    Decision::ok(())
+        .writes(removal_writes(target, email, certs))
+        .audit(if with_tenant {
+            ev.with_detail("tenant deleted")
+        } else {
+            ev
+        })
+}
+
+/// T-1 (support): deletes a tenant record whose users are all deleted.
+pub fn delete_tenant(ctx: &Ctx<'_>, tenant: &Tenant) -> Decision<()> {
+    if let Err(e) = require(ctx, Role::Support, Permission::CreateTenant) {
+        return Decision::err(e);
+    }
+    let ev = AuditEvent::success(ctx.now, AuditKind::TenantDeleted, Actor::Support, None)
+        .with_tenant(tenant.code.clone());
+    Decision::ok(()).audit(ev).write(Write::DeleteTenant {
+        code: tenant.code.clone(),
+        expect: tenant.version,
+    })
+}
+
+/// S-4 (support): ends every session of a user (the credential version moves on, L-9).
+pub fn end_sessions(ctx: &Ctx<'_>, mut user: User) -> Decision<()> {
+    if let Err(e) = require(ctx, Role::Support, Permission::ResetAdmin) {
+        return Decision::err(e);
+    }
+    user.credential_version = user.credential_version.saturating_add(1);
+    user.pending_login = None;
+    let ev = audit_by(ctx, &Actor::Support, AuditKind::LoggedOut, &user.user_ref())
+        .with_detail("every session ended by support");
+    Decision::ok(()).audit(ev).write(put_user(user))
 }
 
 /// The writes that remove `user` and release its claims (LC-1, LC-3).

@@ -217,7 +217,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 /// record both deleted and re-created in one batch becomes one update: the user record takes
 /// the predecessor's version, and the creation's e-mail claim (built on the same loaded owners
 /// record, where the predecessor's reference is the new user's) replaces the release.
-fn merge_cleanup(cleanup: &mut Vec<Write>, writes: &mut Vec<Write>) {
+pub(super) fn merge_cleanup(cleanup: &mut Vec<Write>, writes: &mut Vec<Write>) {
     let mut merged = Vec::new();
     for c in cleanup.drain(..) {
         let keep = match &c {

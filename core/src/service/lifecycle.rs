@@ -6,6 +6,7 @@ use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::flow::Decision;
 use crate::flow::account;
+use crate::model::UserRef;
 use crate::ports::{Mailer, Store};
 use crate::role::{Permission, Role};
 
@@ -13,9 +14,28 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// LC-1: deletes general and shipping users with no login for the dormancy period, and
     /// frees their IDs, e-mails and certificates. Admins are never deleted.
     pub async fn sweep_dormant(&self) -> Result<SweepReport> {
+        self.sweep_dormant_with(false, &mut |_, _| {}).await
+    }
+
+    /// LC-1 without deleting: the users [`AuthService::sweep_dormant`] would delete now.
+    pub async fn sweep_dormant_dry_run(&self) -> Result<SweepReport> {
+        self.sweep_dormant_with(true, &mut |_, _| {}).await
+    }
+
+    /// [`AuthService::sweep_dormant`] (or, with `dry_run`, its dry run) that tells `progress`
+    /// after each user examined: the users scanned so far, and the user deleted (or that would
+    /// be) if this one was.
+    pub async fn sweep_dormant_with(
+        &self,
+        dry_run: bool,
+        progress: &mut (dyn FnMut(usize, Option<&UserRef>) + Send),
+    ) -> Result<SweepReport> {
         let now = self.clock.now();
         account::require(&self.ctx(now), Role::Support, Permission::Sweep)?;
-        let mut report = SweepReport::default();
+        let mut report = SweepReport {
+            dry_run,
+            ..SweepReport::default()
+        };
         let mut after: Option<String> = None;
         loop {
             let page = self
@@ -26,9 +46,15 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             for u in &page.items {
                 report.scanned += 1;
                 if self.is_live(now, u) {
+                    progress(report.scanned, None);
                     continue;
                 }
                 let r = u.user_ref();
+                if dry_run {
+                    progress(report.scanned, Some(&r));
+                    report.deleted.push(r);
+                    continue;
+                }
                 let deleted: bool = retrying!(self, {
                     match self.user(&r).await? {
                         Some(cur) if !self.is_live(now, &cur) => {
@@ -47,7 +73,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                     }
                 })?;
                 if deleted {
+                    progress(report.scanned, Some(&r));
                     report.deleted.push(r);
+                } else {
+                    progress(report.scanned, None);
                 }
             }
             match page.next {

@@ -187,13 +187,54 @@ impl UserView {
     }
 }
 
+/// What may be shown of a tenant (T-1): never the access key, only whether one is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TenantView {
+    /// Tenant code.
+    pub code: String,
+    /// T-1: the contract number (the code's first 7 characters).
+    pub contract_number: String,
+    /// Display name.
+    pub name: String,
+    /// 13-digit corporate number.
+    pub corporate_number: Option<String>,
+    /// Ships goods.
+    pub logistics: bool,
+    /// T-2: whether logins and resets must present an access key.
+    pub access_key_set: bool,
+    /// Mail language; `None`: the policy's default.
+    pub lang: Option<Lang>,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+impl TenantView {
+    /// The view of `t`.
+    pub fn of(t: &crate::model::Tenant) -> Self {
+        Self {
+            code: t.code.clone(),
+            contract_number: t.contract_number().to_owned(),
+            name: t.name.clone(),
+            corporate_number: t.corporate_number.clone(),
+            logistics: t.logistics,
+            access_key_set: t.access_key.is_some(),
+            lang: t.lang,
+            created_at: t.created_at,
+        }
+    }
+}
+
 /// What a dormancy sweep did (LC-1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     /// Users examined.
     pub scanned: usize,
-    /// Users deleted.
+    /// Users deleted (with `dry_run`: the users a sweep would delete now).
     pub deleted: Vec<UserRef>,
+    /// Nothing was deleted: `deleted` lists who would be. Serialized only when set, so a real
+    /// sweep's report keeps its shape.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// The monban engine over a store and a mailer.

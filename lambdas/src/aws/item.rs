@@ -15,7 +15,7 @@
 //!
 //! | item            | `pk`              | `sk`            | index keys                         |
 //! |-----------------|-------------------|-----------------|------------------------------------|
-//! | tenant          | `T#<code>`        | `META`          |                                    |
+//! | tenant          | `T#<code>`        | `META`          | `upk`=`TENANT`, `usk`=`<code>`     |
 //! | user            | `T#<code>`        | `U#<user id>`   | `upk`=`USER`, `usk`=`<code>\0<id>` |
 //! | e-mail owners   | `E#<normalized>`  | `OWNERS`        |                                    |
 //! | cert owner      | `K#<cert key>`    | `OWNER`         |                                    |
@@ -90,6 +90,10 @@ pub const USERS_INDEX_PK: &str = "upk";
 pub const USERS_INDEX_SK: &str = "usk";
 /// The one value of [`USERS_INDEX_PK`].
 pub const USERS_INDEX_PK_VALUE: &str = "USER";
+/// [`USERS_INDEX_PK`] of a tenant item: the same index, in its own partition, pages every
+/// tenant by code ([`Store::list_tenants`](monban_core::ports::Store::list_tenants)); the
+/// tenant's [`USERS_INDEX_SK`] is its code.
+pub const TENANTS_INDEX_PK_VALUE: &str = "TENANT";
 /// Separates tenant and user ID in [`USERS_INDEX_SK`]; sorts below every printable character,
 /// so the index orders by (tenant, user ID) exactly like the other stores.
 pub const SCAN_SEP: char = '\u{0}';
@@ -362,6 +366,8 @@ pub fn tenant_item(t: &Tenant, version: u64) -> Item {
     let Out(mut item) = Out::new()
         .put(TYPE, s(TYPE_TENANT))
         .put(VERSION, n(version))
+        .put(USERS_INDEX_PK, s(TENANTS_INDEX_PK_VALUE))
+        .put(USERS_INDEX_SK, s(&t.code))
         .put(CODE, s(&t.code))
         .put(NAME, s(&t.name))
         .opt(CORPORATE_NUMBER, t.corporate_number.as_deref().map(s))

@@ -8,7 +8,7 @@
 //!
 //! | item          | `pk`             | `sk`          | in index                                     |
 //! |---------------|------------------|---------------|----------------------------------------------|
-//! | tenant        | `T#<code>`       | `META`        | —                                            |
+//! | tenant        | `T#<code>`       | `META`        | `users`: `upk`=`TENANT`, `usk`=`<code>`      |
 //! | user          | `T#<code>`       | `U#<user id>` | `users`: `upk`=`USER`, `usk`=`<code>\0<id>`  |
 //! | e-mail owners | `E#<normalized>` | `OWNERS`      | —                                            |
 //! | cert owner    | `K#<cert key>`   | `OWNER`       | —                                            |
@@ -23,6 +23,9 @@
 //!   and its order is a hash order. Keys-only projection: a user update that keeps its keys
 //!   writes nothing to the index, so the index costs one index write per user created or
 //!   deleted, not per login.
+//!   Tenant items carry keys of the same index in their own partition (`upk`=`TENANT`), so
+//!   [`Store::list_tenants`] pages the tenants by code the same way (a tenant written before
+//!   this entry existed appears once it is next written).
 //! - **`audit`** (all attributes) orders every audit event for the audit query without a tenant
 //!   filter. A query with a tenant reads the tenant's partition (`begins_with(sk, "A#")`)
 //!   instead, consistently.
@@ -464,6 +467,7 @@ fn next_version(what: &str, version: u64) -> StoreResult<u64> {
 fn write_key(w: &Write) -> (String, String) {
     match w {
         Write::PutTenant(t) => (item::tenant_pk(&t.code), item::TENANT_SK.to_owned()),
+        Write::DeleteTenant { code, .. } => (item::tenant_pk(code), item::TENANT_SK.to_owned()),
         Write::PutUser(u) => (item::tenant_pk(&u.tenant), item::user_sk(&u.user_id)),
         Write::DeleteUser { user, .. } => {
             (item::tenant_pk(&user.tenant), item::user_sk(&user.user_id))
@@ -479,7 +483,7 @@ fn write_key(w: &Write) -> (String, String) {
 
 fn what(w: &Write) -> &'static str {
     match w {
-        Write::PutTenant(_) => "tenant",
+        Write::PutTenant(_) | Write::DeleteTenant { .. } => "tenant",
         Write::PutUser(_) | Write::DeleteUser { .. } => "user",
         Write::PutEmailOwners(_) | Write::DeleteEmailOwners { .. } => "e-mail owners record",
         Write::PutCertOwner(_) | Write::DeleteCertOwner { .. } => "certificate owner",
@@ -491,6 +495,10 @@ fn op_of(w: Write) -> StoreResult<Op> {
         Write::PutTenant(t) => Op::Put {
             item: item::tenant_item(&t, next_version("tenant", t.version)?),
             condition: put_condition(t.version),
+        },
+        Write::DeleteTenant { code, expect } => Op::Delete {
+            key: item::tenant_key(&code),
+            condition: at_version(expect),
         },
         Write::PutUser(u) => Op::Put {
             item: item::user_item(&u, next_version("user", u.version)?),
@@ -921,6 +929,57 @@ impl Store for DynamoStore {
             .await?
             .map(|it| item::user_from(&it))
             .transpose()
+    }
+
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<Tenant>> {
+        let (limit, want) = limits(limit);
+        let mut values = HashMap::from([(":t".to_owned(), s(item::TENANTS_INDEX_PK_VALUE))]);
+        let mut names = names(&[("#upk", item::USERS_INDEX_PK)]);
+        let key_condition = match after {
+            Some(a) => {
+                values.insert(":after".to_owned(), s(a));
+                names.insert("#usk".to_owned(), item::USERS_INDEX_SK.to_owned());
+                "#upk = :t AND #usk > :after"
+            }
+            None => "#upk = :t",
+        };
+        let q = Query {
+            op_index: Some(item::USERS_INDEX),
+            key_condition: key_condition.to_owned(),
+            filter: None,
+            names,
+            values,
+            consistent: false,
+        };
+        let entries = self.query(&q, None, want, |need| need).await?;
+        let more = entries.len() > limit;
+        let entries = &entries[..entries.len().min(limit)];
+        let next = if more {
+            match entries.last() {
+                Some(e) => Some(item::string_attr(
+                    "tenant index entry",
+                    e,
+                    item::USERS_INDEX_SK,
+                )?),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let keys = entries
+            .iter()
+            .map(|e| key_of("tenant index entry", e))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let tenants = self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .map(item::tenant_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page {
+            items: tenants,
+            next,
+        })
     }
 
     async fn email_owners(&self, address: &str) -> StoreResult<Option<EmailOwners>> {

@@ -102,7 +102,7 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "monban",
-        description = "The monban authentication API. JSON in and out (snake_case); every error is `{\"code\", \"message\"}` with the message in the language of `Accept-Language` (ja or en). Times are seconds since the Unix epoch."
+        description = "The monban authentication API. JSON in and out (snake_case); every error is `{\"code\", \"message\"}` with the message in the language of `Accept-Language` (ja or en). Times are seconds since the Unix epoch, except an audit record's `at`: an RFC 3339 UTC string."
     ),
     paths(
         health,
@@ -126,7 +126,15 @@ impl Modify for Security {
         admin::reset_password,
         admin::reset_authenticator,
         support::create_tenant,
+        support::list_tenants,
+        support::get_tenant,
+        support::edit_tenant,
+        support::delete_tenant,
         support::list_users,
+        support::create_user,
+        support::get_user,
+        support::delete_user,
+        support::end_sessions,
         support::unlock,
         support::reset_password,
         support::change_admin_email,
@@ -214,10 +222,27 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
             "/admin/users/{id}/reset-authenticator",
             post(admin::reset_authenticator::<S, M>),
         )
-        .route("/support/tenants", post(support::create_tenant::<S, M>))
+        .route(
+            "/support/tenants",
+            get(support::list_tenants::<S, M>).post(support::create_tenant::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}",
+            get(support::get_tenant::<S, M>)
+                .patch(support::edit_tenant::<S, M>)
+                .delete(support::delete_tenant::<S, M>),
+        )
         .route(
             "/support/tenants/{code}/users",
-            get(support::list_users::<S, M>),
+            get(support::list_users::<S, M>).post(support::create_user::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/users/{id}",
+            get(support::get_user::<S, M>).delete(support::delete_user::<S, M>),
+        )
+        .route(
+            "/support/tenants/{code}/users/{id}/end-sessions",
+            post(support::end_sessions::<S, M>),
         )
         .route(
             "/support/tenants/{code}/users/{id}/unlock",

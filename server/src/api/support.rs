@@ -6,17 +6,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use monban_core::audit::{Actor as CoreActor, AuditEvent, AuditFilter, AuditKind, Outcome};
 use monban_core::cert::ClientCert as CoreCert;
-use monban_core::flow::account::NewTenant as CoreNewTenant;
+use monban_core::flow::account::{NewTenant as CoreNewTenant, TenantEdit as CoreTenantEdit};
 use monban_core::model::UserRef as CoreUserRef;
 use monban_core::ports::{Mailer, Store};
-use monban_core::service::SweepReport as CoreSweep;
+use monban_core::service::{SweepReport as CoreSweep, TenantView};
 use monban_core::{Field, Secret};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::admin::{DEFAULT_LIMIT, ListQuery, ProfileInput};
+use super::admin::{DEFAULT_LIMIT, ListQuery, NewUser, ProfileInput};
 use super::checked_id;
-use super::types::{Created, Lang, LoginMethod, PasswordReset, UserPage};
+use super::types::{Created, Lang, LoginMethod, PasswordReset, User, UserPage};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Support};
 use crate::http_error::{ApiError, ErrorBody, HttpProblem};
 use crate::state::AppState;
@@ -65,6 +65,86 @@ impl From<NewTenant> for CoreNewTenant {
             admin: t.admin.into(),
             admin_login_method: t.admin_login_method.into(),
             welcome_mail: t.welcome_mail,
+        }
+    }
+}
+
+/// A tenant as support sees it (T-1): never its access key, only whether one is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    /// Tenant code.
+    pub code: String,
+    /// The contract number: the code's first 7 characters (E-3).
+    pub contract_number: String,
+    /// Display name.
+    pub name: String,
+    /// 13-digit corporate number (E-4).
+    pub corporate_number: Option<String>,
+    /// Ships goods.
+    pub logistics: bool,
+    /// Whether logins and resets must present an access key (T-2).
+    pub access_key_set: bool,
+    /// Mail language (`null`: the policy's default).
+    pub lang: Option<Lang>,
+    /// Created (seconds since the Unix epoch).
+    pub created_at: i64,
+}
+
+impl From<TenantView> for Tenant {
+    fn from(t: TenantView) -> Self {
+        Self {
+            code: t.code,
+            contract_number: t.contract_number,
+            name: t.name,
+            corporate_number: t.corporate_number,
+            logistics: t.logistics,
+            access_key_set: t.access_key_set,
+            lang: t.lang.map(Into::into),
+            created_at: t.created_at.secs(),
+        }
+    }
+}
+
+/// A page of tenants, ordered by code.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TenantPage {
+    /// The tenants.
+    pub items: Vec<Tenant>,
+    /// Pass as `after` for the next page; `null` at the end.
+    pub next: Option<String>,
+}
+
+/// A change to a tenant (T-1). Absent fields stay; the code never changes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEdit {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Ships goods; cannot be turned off while the tenant has shipping users.
+    #[serde(default)]
+    pub logistics: Option<bool>,
+    /// 13-digit corporate number with its check digit (E-4); `""` removes it.
+    #[serde(default)]
+    pub corporate_number: Option<String>,
+    /// The access key every login and reset must present (T-2); only its hash is kept. `""`
+    /// removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub access_key: Option<Secret>,
+    /// Mail language of the tenant.
+    #[serde(default)]
+    pub lang: Option<Lang>,
+}
+
+impl From<TenantEdit> for CoreTenantEdit {
+    fn from(e: TenantEdit) -> Self {
+        CoreTenantEdit {
+            name: e.name,
+            logistics: e.logistics,
+            corporate_number: e.corporate_number,
+            access_key: e.access_key,
+            lang: e.lang.map(Into::into),
         }
     }
 }
@@ -127,8 +207,11 @@ impl From<CoreUserRef> for UserRef {
 pub struct SweepReport {
     /// Users examined.
     pub scanned: usize,
-    /// Users deleted.
+    /// Users deleted (in a dry run: who would be).
     pub deleted: Vec<UserRef>,
+    /// Present and `true` in a dry run: nothing was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl From<CoreSweep> for SweepReport {
@@ -136,9 +219,13 @@ impl From<CoreSweep> for SweepReport {
         Self {
             scanned: r.scanned,
             deleted: r.deleted.into_iter().map(Into::into).collect(),
+            dry_run: r.dry_run,
         }
     }
 }
+
+/// Largest page of `GET /support/tenants`.
+pub const MAX_TENANT_PAGE: usize = 500;
 
 /// Every audit event kind.
 pub const AUDIT_KINDS: &[&str] = &[
@@ -153,6 +240,8 @@ pub const AUDIT_KINDS: &[&str] = &[
     "reset_completed",
     "password_changed",
     "tenant_created",
+    "tenant_edited",
+    "tenant_deleted",
     "user_created",
     "user_edited",
     "user_deleted",
@@ -189,8 +278,9 @@ pub enum ActorKind {
 /// One audit record: never a password, code or token.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditRecord {
-    /// When.
-    pub at: i64,
+    /// When, in RFC 3339 UTC (e.g. `2026-12-05T17:06:00Z`).
+    #[schema(format = DateTime)]
+    pub at: String,
     /// What.
     #[schema(schema_with = audit_kind_schema)]
     pub kind: String,
@@ -228,7 +318,7 @@ impl From<AuditEvent> for AuditRecord {
             Outcome::Failure(c) => ("failure", Some(c)),
         };
         Self {
-            at: e.at.secs(),
+            at: e.at.rfc3339(),
             kind: e.kind.as_str().to_owned(),
             actor,
             actor_tenant,
@@ -297,6 +387,7 @@ pub async fn create_tenant<S: Store + 'static, M: Mailer + 'static>(
 
 /// A tenant's users.
 #[utoipa::path(get, path = "/support/tenants/{code}/users", tag = "support",
+    operation_id = "support_list_users",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ListQuery),
     responses(
@@ -321,14 +412,231 @@ pub async fn list_users<S: Store + 'static, M: Mailer + 'static>(
     Ok(Json(page.into()))
 }
 
+/// The tenants, ordered by code (T-1).
+#[utoipa::path(get, path = "/support/tenants", tag = "support",
+    operation_id = "support_list_tenants",
+    security(("support" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of tenants", body = TenantPage),
+        (status = 400, description = "`invalid_request` (e.g. `limit` outside 1..=500)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn list_tenants<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<TenantPage>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_TENANT_PAGE).contains(&limit) {
+        return Err(HttpProblem::InvalidRequest.into());
+    }
+    if let Some(a) = &q.after {
+        checked_id(Field::TenantCode, a).map_err(|_| HttpProblem::InvalidRequest)?;
+    }
+    let page = st
+        .service()
+        .support_list_tenants(q.after.as_deref().filter(|a| !a.is_empty()), limit)
+        .await?;
+    Ok(Json(TenantPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next: page.next,
+    }))
+}
+
+/// One tenant (T-1).
+#[utoipa::path(get, path = "/support/tenants/{code}", tag = "support",
+    operation_id = "support_get_tenant",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code")),
+    responses(
+        (status = 200, description = "The tenant", body = Tenant),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn get_tenant<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    checked_id(Field::TenantCode, &code)?;
+    Ok(Json(st.service().support_tenant(&code).await?.into()))
+}
+
+/// Changes a tenant's name, logistics flag, corporate number, access key or language (T-1),
+/// validated as at creation.
+#[utoipa::path(patch, path = "/support/tenants/{code}", tag = "support",
+    operation_id = "support_edit_tenant",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code")),
+    request_body = TenantEdit,
+    responses(
+        (status = 200, description = "The tenant after the change", body = Tenant),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`, `not_enabled` (the rules have no access keys)", body = ErrorBody),
+        (status = 409, description = "`email_taken` (E-7: the admin's shared address would leave its exception)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input` (name, corporate number check digit, access key digits), `shipping_not_allowed` (logistics off under shipping users)", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn edit_tenant<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(edit): ApiJson<TenantEdit>,
+) -> Result<Json<Tenant>, ApiError> {
+    checked_id(Field::TenantCode, &code)?;
+    let t = st
+        .service()
+        .support_update_tenant(&code, &edit.into())
+        .await?;
+    Ok(Json(t.into()))
+}
+
+/// Deletes a tenant with all its users, freeing their e-mail addresses and certificates
+/// (T-1). Safe to repeat after an interruption.
+#[utoipa::path(delete, path = "/support/tenants/{code}", tag = "support",
+    operation_id = "support_delete_tenant",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`conflict`: users kept being created meanwhile; repeat", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn delete_tenant<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath(code): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    checked_id(Field::TenantCode, &code)?;
+    st.service().support_delete_tenant(&code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn user_ref(code: &str, id: &str) -> Result<CoreUserRef, ApiError> {
     checked_id(Field::TenantCode, code)?;
     checked_id(Field::UserId, id)?;
     Ok(CoreUserRef::new(code, id))
 }
 
+/// Creates a general or shipping user in a tenant, under the rules an admin creating one
+/// follows; its temporary password is mailed (LC-2).
+#[utoipa::path(post, path = "/support/tenants/{code}/users", tag = "support",
+    operation_id = "support_create_user",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code")),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created; `temporary_password` only when the user has no e-mail", body = Created),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden` (e.g. the role is not general or shipping)", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such tenant", body = ErrorBody),
+        (status = 409, description = "`user_id_taken` (T-4), `email_taken` (E-1), `same_as_admin_taken` (E-2)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`, `email_required_for_mail_otp` (E-6), `shipping_not_allowed` (R-3)", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+    ))]
+pub async fn create_user<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(input): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    checked_id(Field::TenantCode, &code)?;
+    let c = st
+        .service()
+        .support_create_user(&code, &input.into())
+        .await?;
+    Ok((StatusCode::CREATED, Json(c.into())))
+}
+
+/// One user of a tenant.
+#[utoipa::path(get, path = "/support/tenants/{code}/users/{id}", tag = "support",
+    operation_id = "support_get_user",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn get_user<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath((code, id)): ApiPath<(String, String)>,
+) -> Result<Json<User>, ApiError> {
+    let u = st.service().support_user(&user_ref(&code, &id)?).await?;
+    Ok(Json(u.into()))
+}
+
+/// Deletes a general or shipping user; its user ID, e-mail and certificates become free
+/// (LC-3). The admin goes only with its tenant.
+#[utoipa::path(delete, path = "/support/tenants/{code}/users/{id}", tag = "support",
+    operation_id = "support_delete_user",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the tenant's admin (delete the tenant instead)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn delete_user<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath((code, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    st.service()
+        .support_delete_user(&user_ref(&code, &id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of a user, and any login waiting for its second factor (S-4).
+#[utoipa::path(post, path = "/support/tenants/{code}/users/{id}/end-sessions", tag = "support",
+    operation_id = "support_end_sessions",
+    security(("support" = [])),
+    params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn end_sessions<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    _: Support,
+    ApiPath((code, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    st.service()
+        .support_end_sessions(&user_ref(&code, &id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Unlocks any user, admins included.
 #[utoipa::path(post, path = "/support/tenants/{code}/users/{id}/unlock", tag = "support",
+    operation_id = "support_unlock",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
     responses(
@@ -350,6 +658,7 @@ pub async fn unlock<S: Store + 'static, M: Mailer + 'static>(
 
 /// Re-initializes a user's password: temporary password, forced change, lock cleared (RS-8).
 #[utoipa::path(post, path = "/support/tenants/{code}/users/{id}/reset-password", tag = "support",
+    operation_id = "support_reset_password",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
     responses(
@@ -435,11 +744,23 @@ pub async fn bind_certificate<S: Store + 'static, M: Mailer + 'static>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deletes dormant general and shipping users (LC-1). Meant for a scheduler.
+/// `POST /support/sweep` options.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SweepQuery {
+    /// `true`: only list who would be deleted now; delete nothing.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// Deletes dormant general and shipping users (LC-1). Meant for a scheduler. With
+/// `dry_run=true` it deletes nothing and lists who would be deleted.
 #[utoipa::path(post, path = "/support/sweep", tag = "support",
     security(("support" = [])),
+    params(SweepQuery),
     responses(
-        (status = 200, description = "What the sweep did", body = SweepReport),
+        (status = 200, description = "What the sweep did (or, in a dry run, would do)", body = SweepReport),
+        (status = 400, description = "`invalid_request` (e.g. `dry_run` neither true nor false)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),
@@ -447,8 +768,14 @@ pub async fn bind_certificate<S: Store + 'static, M: Mailer + 'static>(
 pub async fn sweep<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
     _: Support,
+    ApiQuery(q): ApiQuery<SweepQuery>,
 ) -> Result<Json<SweepReport>, ApiError> {
-    Ok(Json(st.service().sweep_dormant().await?.into()))
+    let report = if q.dry_run == Some(true) {
+        st.service().sweep_dormant_dry_run().await?
+    } else {
+        st.service().sweep_dormant().await?
+    };
+    Ok(Json(report.into()))
 }
 
 /// Reads the audit log, oldest first.

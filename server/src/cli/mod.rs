@@ -1,7 +1,28 @@
 //! The `monban` binary: `monban serve` runs the HTTP API ([`crate::router`]) on the embedded
-//! default — one SQLite file and a mail outbox folder — and the operator commands (`tenant
-//! create`, `user list`, `user unlock`, `sweep`, `audit`, `mail last`) work on the same files,
-//! also while the server runs (SQLite in WAL mode lets several processes share the file).
+//! default — one SQLite file and a mail outbox folder — and the operator commands work on the
+//! same files, also while the server runs (SQLite in WAL mode lets several processes share the
+//! file):
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `tenant create --code C --name N --admin-name A ...` | create a tenant and its admin (T-1..T-3) |
+//! | `tenant list [--limit N] [--after CODE]` | the tenants, ordered by code |
+//! | `tenant show CODE` | one tenant (whether an access key is set, never the key) |
+//! | `tenant update CODE [--name] [--logistics true\|false] [--corporate-number N \| --no-corporate-number] [--access-key K \| --access-key-env VAR \| --access-key-stdin \| --no-access-key] [--lang ja\|en]` | change a tenant (T-1) |
+//! | `tenant delete CODE --yes` | delete a tenant with all its users (T-1) |
+//! | `user list --tenant C` | a tenant's users |
+//! | `user show TENANT USER` | one user |
+//! | `user create TENANT USER [--role general\|shipping] [--name] [--email] ...` | create a user as its admin would (LC-2) |
+//! | `user delete TENANT USER --yes` | delete a general or shipping user (LC-3) |
+//! | `user unlock --tenant C --user U` | unlock a user (L-6, R-4) |
+//! | `user reset-password TENANT USER` | a new temporary password, mailed (RS-8) |
+//! | `user end-sessions TENANT USER` | end every session of a user (S-4) |
+//! | `sweep [--dry-run]` | delete (or only list) dormant users (LC-1) |
+//! | `audit [--tenant] [--user] [--kind] [--limit] [--after]` | the audit log, times in RFC 3339 UTC (A-1) |
+//! | `mail last`, `mail list` | read the mail outbox |
+//!
+//! Answers are JSON lines on standard output; messages go to standard error. No command prints
+//! an access key; a temporary password is printed only when the user has no e-mail to carry it.
 //!
 //! Every option has a default that works from the current folder (`./monban.db`, `./outbox`,
 //! `./monban.key`, `./monban.support-token`, `127.0.0.1:8080`) and an environment variable
@@ -126,15 +147,20 @@ pub enum Command {
     /// token (files private to their owner), and prints how to create the first tenant.
     /// Ctrl-C or SIGTERM stops it cleanly: requests in flight finish first.
     Serve(serve::ServeArgs),
-    /// Tenants (T-1..T-3).
+    /// Create, list, show, change and delete tenants (T-1..T-3).
     #[command(subcommand)]
     Tenant(operator::TenantCommand),
-    /// Users of a tenant.
+    /// List, show, create, delete and unlock the users of a tenant, reset their passwords and
+    /// end their sessions.
     #[command(subcommand)]
     User(operator::UserCommand),
-    /// Delete dormant general and shipping users (LC-1); prints what was deleted as JSON.
+    /// Delete general and shipping users who have not logged in for the dormancy period
+    /// (LC-1).
+    ///
+    /// Prints one JSON line per user deleted (with --dry-run: per user that would be deleted,
+    /// and nothing is deleted), and a summary on standard error. Admins are never deleted.
     Sweep(operator::SweepArgs),
-    /// Print the audit log as JSON lines, oldest first.
+    /// Print the audit log as JSON lines, oldest first, with times in RFC 3339 UTC.
     Audit(operator::AuditArgs),
     /// Read the mail outbox.
     #[command(subcommand)]
@@ -286,6 +312,37 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_access_key_on_the_command_line_is_not_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "monban",
+            "tenant",
+            "update",
+            "999999999",
+            "--access-key",
+            "7654321",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("7654321"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let cli = Cli::try_parse_from([
+            "monban",
+            "tenant",
+            "create",
+            "--code",
+            "999999999",
+            "--name",
+            "n",
+            "--admin-name",
+            "a",
+            "--access-key",
+            "7654321",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("7654321"));
     }
 
     #[test]
