@@ -189,6 +189,9 @@ fn connect_once(path: &Path, options: &SqliteOptions) -> Job<Connection> {
     conn.pragma_update(None, "foreign_keys", true)?;
     // FULL: a commit that answered Ok survives a power cut (lockout counters, consumed codes).
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // K-1: the old content of a re-written record (a secret from before it was sealed, a
+    // replaced hash) is overwritten with zeros, not left in a free page of the file.
+    conn.pragma_update(None, "secure_delete", true)?;
     Ok(conn)
 }
 

@@ -560,6 +560,7 @@ fn every_command_answers_help() {
         &["user", "end-sessions"],
         &["sweep"],
         &["audit"],
+        &["rekey"],
         &["mail"],
         &["mail", "last"],
         &["mail", "list"],

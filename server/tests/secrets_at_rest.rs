@@ -2,10 +2,12 @@
 //! an authenticator app (pending and confirmed), neither the SQLite file nor its write-ahead
 //! log holds the authenticator secret or the access key in any encoding we can think of (raw
 //! bytes, base32, hex, base64) — nor the bare SHA-256 of the access key, which 10⁷ guesses
-//! reverse in seconds.
+//! reverse in seconds. Then the deployment key is rotated (K-2): `monban rekey` re-writes the
+//! sealed secrets under the new key while the old one is given as a previous key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod server;
 
 use base64::Engine as _;
 use common::{ADMIN_MAIL, ADMIN_PW, Http, SUPPORT, TENANT};
@@ -73,26 +75,54 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+const OLD_KEY: u8 = 7;
+const NEW_KEY: u8 = 9;
+
+/// The router over the SQLite file at `db`, with the session key `[key; 32]` and earlier keys.
+fn serve(
+    db: &std::path::Path,
+    policy: &Policy,
+    mailer: &Arc<CapturingMailer>,
+    now: Timestamp,
+    key: u8,
+    previous: &[u8],
+) -> Http {
+    let svc = AuthService::new(
+        policy.clone(),
+        SessionKey::new(vec![key; 32]).unwrap(),
+        SqliteStore::open(db).unwrap(),
+        Arc::clone(mailer),
+        Arc::new(ManualClock::at(now)),
+        SeededRandom::new(u64::from(key)),
+    )
+    .unwrap()
+    .with_previous_keys(
+        previous
+            .iter()
+            .map(|&k| SessionKey::new(vec![k; 32]).unwrap())
+            .collect(),
+    );
+    Http {
+        app: router(AppState::new(svc, Some(Secret::new(SUPPORT)))),
+    }
+}
+
+fn write_key(path: &std::path::Path, byte: u8) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, format!("{}\n", hex(&[byte; 32]))).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 #[tokio::test]
-async fn the_database_and_its_wal_hold_no_authenticator_secret_and_no_access_key() {
-    // SPEC: K-1
+async fn the_database_and_its_wal_hold_no_authenticator_secret_and_no_access_key_and_the_key_rotates()
+ {
+    // SPEC: K-1, K-2
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("monban.db");
     let mailer = Arc::new(CapturingMailer::new());
     let now = Timestamp(1_800_000_000);
     let policy = Policy::kuroneko().with_test_hashing();
-    let svc = AuthService::new(
-        policy.clone(),
-        SessionKey::new(vec![7u8; 32]).unwrap(),
-        SqliteStore::open(&db).unwrap(),
-        Arc::clone(&mailer),
-        Arc::new(ManualClock::at(now)),
-        SeededRandom::new(42),
-    )
-    .unwrap();
-    let http = Http {
-        app: router(AppState::new(svc, Some(Secret::new(SUPPORT)))),
-    };
+    let http = serve(&db, &policy, &mailer, now, OLD_KEY, &[]);
     let last = |to: &str, kind: MailKind| {
         let m = mailer.last_to(to).unwrap();
         assert_eq!(m.kind, kind);
@@ -216,14 +246,50 @@ async fn the_database_and_its_wal_hold_no_authenticator_secret_and_no_access_key
         );
     }
 
-    // And the stored forms still work: the access key and the authenticator log in again.
-    let a = http
-        .call(
-            "POST",
-            "/login",
-            Some(json!({"tenant": TENANT, "identifier": "ship01", "password": ship_temp, "access_key": ACCESS_KEY})),
-            None,
+    // K-2: the key is rotated. Without the earlier key the sealed secret cannot be opened...
+    drop(http);
+    let dir_path = dir.path();
+    write_key(&dir_path.join("old.key"), OLD_KEY);
+    write_key(&dir_path.join("monban.key"), NEW_KEY);
+    let login_ship = json!({"tenant": TENANT, "identifier": "ship01", "password": ship_temp, "access_key": ACCESS_KEY});
+    // ...`monban rekey --previous-key-file old.key` re-writes it under the new key, and names the
+    // tenant whose access key waits for its next use.
+    let out = server::monban_ok(
+        dir_path,
+        &[
+            "rekey",
+            "--preset",
+            "kuroneko",
+            "--previous-key-file",
+            "old.key",
+        ],
+    );
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["users_scanned"], 2, "{report}");
+    assert_eq!(report["users_resealed"], 1, "{report}");
+    assert_eq!(report["tenants_pending"], json!([TENANT]), "{report}");
+    // A second run has nothing left to re-seal.
+    let again: Value = serde_json::from_str(
+        server::monban_ok(
+            dir_path,
+            &[
+                "rekey",
+                "--preset",
+                "kuroneko",
+                "--previous-key-file",
+                "old.key",
+            ],
         )
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(again["users_resealed"], 0, "{again}");
+
+    // The server on the new key, still given the old one: the access key matches (and is
+    // re-written), the authenticator — now sealed under the new key — verifies.
+    let http = serve(&db, &policy, &mailer, now, NEW_KEY, &[OLD_KEY]);
+    let a = http
+        .call("POST", "/login", Some(login_ship.clone()), None)
         .await;
     a.expect(200);
     assert!(
@@ -231,7 +297,7 @@ async fn the_database_and_its_wal_hold_no_authenticator_secret_and_no_access_key
         "{}",
         a.json
     );
-    let otp = totp::code_at_step(&SecretBytes::new(secret), step + 1, &policy.otp);
+    let otp = totp::code_at_step(&SecretBytes::new(secret.clone()), step + 1, &policy.otp);
     http.call(
         "POST",
         "/login/otp",
@@ -240,4 +306,16 @@ async fn the_database_and_its_wal_hold_no_authenticator_secret_and_no_access_key
     )
     .await
     .expect(200);
+    drop(http);
+
+    // Everything is under the new key now: the old one is no longer needed.
+    let done: Value = serde_json::from_str(
+        server::monban_ok(dir_path, &["rekey", "--preset", "kuroneko"]).trim(),
+    )
+    .unwrap();
+    assert_eq!(done["tenants_pending"], json!([]), "{done}");
+    let http = serve(&db, &policy, &mailer, now, NEW_KEY, &[]);
+    let a = http.call("POST", "/login", Some(login_ship), None).await;
+    a.expect(200);
+    assert_eq!(a.json["next"], "second_factor", "{}", a.json);
 }

@@ -237,6 +237,19 @@ pub struct SweepReport {
     pub dry_run: bool,
 }
 
+/// What a re-keying did (K-2).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RekeyReport {
+    /// Users examined.
+    pub users_scanned: usize,
+    /// Users whose authenticator secrets were re-written under the current key.
+    pub users_resealed: usize,
+    /// Tenants whose access key is still kept under an earlier key or as a bare SHA-256: it
+    /// cannot be re-computed without the key itself, so it is re-written at the tenant's next
+    /// successful use, or when support sets it again.
+    pub tenants_pending: Vec<String>,
+}
+
 /// The monban engine over a store and a mailer.
 pub struct AuthService<S, M> {
     store: S,

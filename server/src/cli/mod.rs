@@ -162,6 +162,14 @@ pub enum Command {
     Sweep(operator::SweepArgs),
     /// Print the audit log as JSON lines, oldest first, with times in RFC 3339 UTC.
     Audit(operator::AuditArgs),
+    /// Re-write stored authenticator secrets under the current session key after a key
+    /// rotation, or from before they were stored encrypted (K-1, K-2).
+    ///
+    /// Rotation: move the old key file aside, put the new one in place (or let `monban serve`
+    /// create it), run the server and this command with `--previous-key-file OLD`, then drop the
+    /// old file. Prints a JSON summary, listing the tenants whose access key is re-written only
+    /// at its next use (it cannot be computed without the key itself).
+    Rekey(operator::RekeyArgs),
     /// Read the mail outbox.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -182,6 +190,17 @@ pub struct DataArgs {
     /// `monban.key` in the database's folder].
     #[arg(long, env = "MONBAN_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// An earlier session-signing key file, after a rotation: authenticator secrets and access
+    /// keys it protected stay readable until `monban rekey` (or their next use) re-writes them
+    /// under the current key (K-2). Sessions and codes it signed end. Repeatable; comma-separated
+    /// in the environment variable.
+    #[arg(
+        long,
+        env = "MONBAN_PREVIOUS_KEY_FILES",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub previous_key_file: Vec<PathBuf>,
 }
 
 impl DataArgs {
@@ -197,6 +216,14 @@ impl DataArgs {
         self.outbox
             .clone()
             .unwrap_or_else(|| self.beside_db("outbox"))
+    }
+
+    /// The earlier keys named by `--previous-key-file`, each checked like the current one.
+    pub fn previous_keys(&self) -> Result<Vec<monban_core::token::SessionKey>, CliError> {
+        self.previous_key_file
+            .iter()
+            .map(|p| files::session_key(&files::load(p, files::SecretKind::SessionKey)?))
+            .collect()
     }
 
     /// The key file: `--key-file`, else `monban.key` beside the database.
@@ -291,6 +318,7 @@ pub fn main() -> ExitCode {
             Command::User(c) => operator::user(c).await,
             Command::Sweep(a) => operator::sweep(a).await,
             Command::Audit(a) => operator::audit(a).await,
+            Command::Rekey(a) => operator::rekey(a).await,
             Command::Mail(c) => mail::run(c),
         }
     });
@@ -368,12 +396,14 @@ mod tests {
             db: "monban.db".into(),
             outbox: None,
             key_file: None,
+            previous_key_file: Vec::new(),
         };
         assert_eq!(here.outbox(), PathBuf::from("outbox"));
         let given = DataArgs {
             db: "a/m.db".into(),
             outbox: Some("mails".into()),
             key_file: Some("k".into()),
+            previous_key_file: Vec::new(),
         };
         assert_eq!(
             (given.outbox(), given.key_file()),

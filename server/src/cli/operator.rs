@@ -459,8 +459,33 @@ pub async fn open(data: &DataArgs, policy: &PolicyArgs) -> Result<Service, CliEr
         .map_err(|e| CliError::new(format!("cannot use the outbox {}: {e}", outbox.display())))?;
     Ok(
         AuthService::new(policy, key, store, mailer, SystemClock, rng)?
-            .with_offload(TokioOffload::new()),
+            .with_offload(TokioOffload::new())
+            .with_previous_keys(data.previous_keys()?),
     )
+}
+
+/// `monban rekey` options.
+#[derive(Debug, Clone, Args)]
+pub struct RekeyArgs {
+    /// Database, outbox, key file and earlier key files.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The rules.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `monban rekey`
+pub async fn rekey(a: RekeyArgs) -> Result<(), CliError> {
+    if !a.data.key_file().is_file() {
+        return Err(CliError::new(format!(
+            "no key file at {}: rekey re-writes under the current key, which must exist",
+            a.data.key_file().display()
+        )));
+    }
+    let service = open(&a.data, &a.policy).await?;
+    let report = service.rekey().await?;
+    Out::new().json(&report)
 }
 
 fn access_key(a: &AccessKeyArgs) -> Result<Option<Secret>, CliError> {

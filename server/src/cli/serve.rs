@@ -205,6 +205,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let token_file = args.support_token_file();
     let outbox = args.data.outbox();
     let db_existed = args.data.db.exists();
+    let previous_keys = args.data.previous_keys()?;
     let key = files::load_or_create(&key_file, SecretKind::SessionKey, &rng)?;
     let token = files::load_or_create(&token_file, SecretKind::SupportToken, &rng)?;
     if key.created && db_existed {
@@ -256,7 +257,8 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         SystemClock,
         rng,
     )?
-    .with_offload(TokioOffload::with_limit(hash_slots));
+    .with_offload(TokioOffload::with_limit(hash_slots))
+    .with_previous_keys(previous_keys);
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
     let state = AppState::new(service, Some(token.value))
         .trust_cert_header(args.trust_cert_header)
