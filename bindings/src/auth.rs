@@ -102,6 +102,77 @@ fn owned(token: Secret) -> String {
     token.expose().to_owned()
 }
 
+/// The session key kept in `monban.key` beside the database, as `monban serve` keeps it: 64 hex
+/// digits, readable by its owner only; created (atomically, so two processes opening one
+/// database at once agree on one key) when absent. Every process on one database then shares
+/// the key, so a session or a code issued by one is accepted by the others.
+fn key_beside(db_path: &str, rng: &OsRandom) -> Result<Vec<u8>, MonbanError> {
+    use std::io::Write as _;
+    let dir = std::path::Path::new(db_path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let path = dir.join("monban.key");
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        MonbanError::other("store_unavailable", format!("{what} {}: {e}", path.display()))
+    };
+    if !path.exists() {
+        let mut k = vec![0u8; 32];
+        rng.fill(&mut k);
+        let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+        k.fill(0);
+        // Written whole to a private temporary file, then linked into place: the link fails if
+        // another process was first, and then its key is read below.
+        let tmp = tempfile::Builder::new()
+            .prefix(".monban.key.")
+            .tempfile_in(dir)
+            .map_err(|e| fail("cannot create a key file in the folder of", &e))?;
+        let mut f = tmp.as_file();
+        f.write_all(format!("{hex}\n").as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| fail("cannot write the session key", &e))?;
+        match std::fs::hard_link(tmp.path(), &path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail("cannot create the session key", &e)),
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path)
+            .map_err(|e| fail("cannot read the session key", &e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(MonbanError::other(
+                "policy_invalid",
+                format!(
+                    "the session key {} may be read by others (mode {:o}): chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                ),
+            ));
+        }
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| fail("cannot read the session key", &e))?;
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    bytes.ok_or_else(|| {
+        MonbanError::other(
+            "policy_invalid",
+            format!("the session key {} is not 64 hex digits", path.display()),
+        )
+    })
+}
+
 impl Auth {
     fn build(
         db_path: &str,
@@ -118,11 +189,7 @@ impl Auth {
         let rng = OsRandom::new().map_err(io_error)?;
         let key = match session_key {
             Some(k) => k,
-            None => {
-                let mut k = vec![0u8; 32];
-                rng.fill(&mut k);
-                k
-            }
+            None => key_beside(db_path, &rng)?,
         };
         let store = {
             // The store's pool is created inside the runtime it will be used from.
@@ -167,8 +234,9 @@ impl Auth {
 impl Auth {
     /// Opens (creating and migrating) the SQLite file at `db_path`; mail goes to `mailer`.
     ///
-    /// `session_key`: at least 32 random bytes kept across restarts; none makes a fresh key, so
-    /// sessions end when the process does.
+    /// `session_key`: at least 32 random bytes kept across restarts; none uses `monban.key`
+    /// beside the database (created, readable by its owner only, when absent — the file
+    /// `monban serve` uses too), so every process on one database shares sessions and codes.
     #[uniffi::constructor(default(session_key = None))]
     pub fn open(
         db_path: String,

@@ -381,3 +381,18 @@ def test_outbox_mailer(tmp_path):
     )
     files = [f for f in os.listdir(outbox) if f.endswith(".eml")]
     assert len(files) == 1 and "reset_started" in files[0]
+
+
+def test_two_processes_on_one_database_share_the_session_key(kuroneko, tmp_path, inbox):
+    # Without a session_key, the key lives in monban.key beside the database (as for
+    # `monban serve`), so a second Auth on the file accepts the first one's sessions and codes.
+    auth, admin = kuroneko
+    key_file = tmp_path / "monban.key"
+    assert key_file.exists()
+    assert key_file.stat().st_mode & 0o077 == 0, oct(key_file.stat().st_mode)
+    other = open_auth(tmp_path, "kuroneko", inbox)
+    assert other.whoami(admin.token).user_id == TENANT
+    step = auth.login(request(TENANT, ADMIN_PW))
+    code = inbox.secret(ADMIN_MAIL, MailKind.OTP)
+    session = other.verify_second_factor(step.challenge.token, code)
+    assert auth.whoami(session.token).user_id == TENANT
