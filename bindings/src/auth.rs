@@ -114,7 +114,10 @@ fn key_beside(db_path: &str, rng: &OsRandom) -> Result<Vec<u8>, MonbanError> {
         .unwrap_or_else(|| std::path::Path::new("."));
     let path = dir.join("monban.key");
     let fail = |what: &str, e: &dyn std::fmt::Display| {
-        MonbanError::other("store_unavailable", format!("{what} {}: {e}", path.display()))
+        MonbanError::other(
+            "store_unavailable",
+            format!("{what} {}: {e}", path.display()),
+        )
     };
     if !path.exists() {
         let mut k = vec![0u8; 32];

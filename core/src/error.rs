@@ -180,7 +180,8 @@ pub enum PasswordProblem {
 }
 
 impl PasswordProblem {
-    fn message(self, lang: Lang) -> String {
+    /// The sentence a person sees for this problem, in `lang`.
+    pub fn message(self, lang: Lang) -> String {
         match (self, lang) {
             (PasswordProblem::TooShort { min }, Lang::Ja) => {
                 format!("パスワードは{min}文字以上で入力してください。")

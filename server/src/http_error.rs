@@ -224,12 +224,19 @@ impl ApiError {
                     Error::NotEnabled { feature } => Some(feature.as_str().to_owned()),
                     _ => None,
                 },
+                problems: match e {
+                    Error::PasswordRejected(found) => {
+                        Some(found.iter().map(|&p| ProblemBody::of(p, lang)).collect())
+                    }
+                    _ => None,
+                },
             },
             ApiError::Http(p) => ErrorBody {
                 code: p.code().to_owned(),
                 message: p.message(lang).to_owned(),
                 field: None,
                 feature: None,
+                problems: None,
             },
         }
     }
@@ -278,6 +285,43 @@ pub struct ErrorBody {
     /// `forgot_login_id`, `password_notification` or `access_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature: Option<String>,
+    /// Every reason a new password was refused (`password_rejected` only), each with its limit,
+    /// so a form can show them next to the field (PW-1, PW-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<ProblemBody>>,
+}
+
+/// One reason a new password was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct ProblemBody {
+    /// `too_short`, `too_long`, `character_not_allowed`, `missing_class`, `common`,
+    /// `same_as_user_id`, `same_as_current` or `reused`.
+    pub kind: String,
+    /// `too_short`: the minimum length in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    /// `too_long`: the maximum length in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// `missing_class`: `lower`, `upper`, `digit` or `symbol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// The sentence for a person, in the request's language.
+    pub message: String,
+}
+
+impl ProblemBody {
+    fn of(p: monban_core::PasswordProblem, lang: Lang) -> Self {
+        // The core's serde form: `{"kind": ..., "min"|"max"|"class": ...}`.
+        let v = serde_json::to_value(p).unwrap_or_default();
+        Self {
+            kind: v["kind"].as_str().unwrap_or_default().to_owned(),
+            min: v["min"].as_u64(),
+            max: v["max"].as_u64(),
+            class: v["class"].as_str().map(str::to_owned),
+            message: p.message(lang),
+        }
+    }
 }
 
 /// Every error code the API answers, with its status.

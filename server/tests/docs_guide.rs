@@ -369,7 +369,7 @@ const WHEN: &[(&str, &str)] = &[
     ),
     (
         "password_rejected",
-        "The new password breaks the policy's rules; the message lists every reason, one sentence each (PW-1, PW-5).",
+        "The new password breaks the policy's rules; the message lists every reason, one sentence each, and `problems` gives each with its limit (`{kind, min|max|class, message}`); `GET /policy/password` tells the rules beforehand (PW-1, PW-5).",
     ),
     (
         "current_password_wrong",

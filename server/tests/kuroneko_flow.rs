@@ -146,15 +146,36 @@ async fn the_kuroneko_manual_over_http() {
     )
     .await
     .expect_error(422, "password_mismatch");
-    // SPEC: PW-1 — half-width alphanumerics, 8..20.
-    h.call(
-        "POST",
-        "/me/password",
-        Some(json!({"new": "short", "confirm": "short"})),
-        Some(&limited),
-    )
-    .await
-    .expect_error(422, "password_rejected");
+    // SPEC: PW-1 — half-width alphanumerics, 8..20; every reason comes with its limit, and
+    // GET /policy/password tells a form those rules beforehand.
+    let rules = h.call("GET", "/policy/password", None, None).await;
+    rules.expect(200);
+    assert_eq!(
+        (
+            &rules.json["min_len"],
+            &rules.json["max_len"],
+            &rules.json["charset"]
+        ),
+        (&json!(8), &json!(20), &json!("half_width_alphanumeric")),
+        "{}",
+        rules.json
+    );
+    let a = h
+        .call(
+            "POST",
+            "/me/password",
+            Some(json!({"new": "short", "confirm": "short"})),
+            Some(&limited),
+        )
+        .await;
+    a.expect_error(422, "password_rejected");
+    let problems = a.json["problems"].as_array().unwrap();
+    let short = problems
+        .iter()
+        .find(|p| p["kind"] == "too_short")
+        .unwrap_or_else(|| panic!("{}", a.json));
+    assert_eq!(short["min"], rules.json["min_len"]);
+    assert!(!short["message"].as_str().unwrap().is_empty());
     let full = h
         .call(
             "POST",

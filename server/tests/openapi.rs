@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/openapi.json"),
+    ("get", "/policy/password"),
     ("post", "/login"),
     ("post", "/login/otp"),
     ("post", "/login/otp/resend"),

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod login;
 pub mod me;
+pub mod policy;
 pub mod recovery;
 pub mod support;
 pub mod types;
@@ -107,6 +108,7 @@ impl Modify for Security {
     paths(
         health,
         openapi,
+        policy::password_rules,
         login::login,
         login::verify_otp,
         login::resend_otp,
@@ -194,6 +196,7 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
     Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/policy/password", get(policy::password_rules::<S, M>))
         .route("/login", post(login::login::<S, M>))
         .route("/login/otp", post(login::verify_otp::<S, M>))
         .route("/login/otp/resend", post(login::resend_otp::<S, M>))
