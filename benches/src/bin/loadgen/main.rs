@@ -67,6 +67,8 @@ const USAGE: &str = "usage:
   loadgen session --base URL --outbox DIR --state FILE [--concurrency 8]
                   [--duration 10 | --count N] [--warmup 1] [--server-pid PID] [--json FILE]
                   [--path /me]
+  loadgen timing  --base URL --state FILE [--route login|reset|forgot-login-id] [--count 400]
+                  [--warmup 20] [--json FILE]
   every mode: [--threads N] (the load generator's tokio worker threads; default: one per core)";
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -718,6 +720,124 @@ async fn session_mode(args: &Args) -> Result<()> {
     .await
 }
 
+/// L-5 / RS-3: does the answer's time tell whether an account exists? Alternates, on one
+/// keep-alive connection, a request for a known account and the same request for an unknown
+/// one (`--count` of each, after `--warmup` pairs), and compares the two latency samples:
+/// medians, their ratio, and the Mann–Whitney U test's z (|z| < 2: no difference this sample
+/// can see). `login`: a known user with a wrong password against an unknown user; `reset`:
+/// `POST /reset`; `forgot-login-id`: `POST /forgot-login-id` (policies that have it).
+async fn timing_mode(args: &Args) -> Result<()> {
+    let target = Target::parse(args.str("base")?)?;
+    let state = State::load(args.str("state")?)?;
+    let route = args.opt("route").unwrap_or("login").to_owned();
+    let count: usize = args.num("count", 400)?;
+    let warmup: usize = args.num("warmup", 20)?;
+    let user = state
+        .users
+        .first()
+        .ok_or_else(|| fail("the state file holds no users"))?;
+    let body = |known: bool, i: usize| -> Result<(&'static str, serde_json::Value)> {
+        let (id, email) = if known {
+            (user.user_id.clone(), user.email.clone())
+        } else {
+            (format!("nobody{i:05}"), format!("nobody{i:05}@example.com"))
+        };
+        Ok(match route.as_str() {
+            "login" => (
+                "/login",
+                json!({"tenant": state.tenant, "identifier": id, "password": "Wrong0pass",
+                       "access_key": state.access_key}),
+            ),
+            "reset" => (
+                "/reset",
+                json!({"tenant": state.tenant, "user_id": id, "access_key": state.access_key}),
+            ),
+            "forgot-login-id" => ("/forgot-login-id", json!({"email": email})),
+            other => return Err(fail(format!("--route: unknown route {other:?}"))),
+        })
+    };
+    let mut client = Client::new(target);
+    let mut samples: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let mut statuses: [BTreeMap<u16, usize>; 2] = [BTreeMap::new(), BTreeMap::new()];
+    for i in 0..warmup + count {
+        // Alternate which goes first, so neither always follows the other.
+        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        for known in order {
+            let (path, b) = body(known, i)?;
+            let t0 = Instant::now();
+            let a = client.post(path, None, &b).await?;
+            let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+            if i >= warmup {
+                let k = usize::from(!known);
+                samples[k].push(us);
+                *statuses[k].entry(a.status.as_u16()).or_default() += 1;
+            }
+        }
+    }
+    let z = mann_whitney_z(&samples[0], &samples[1]);
+    for s in &mut samples {
+        s.sort_unstable();
+    }
+    let med = |s: &[u32]| quantile(s, 0.5).unwrap_or(0);
+    let (mk, mu) = (med(&samples[0]), med(&samples[1]));
+    let ratio = f64::from(mk) / f64::from(mu.max(1));
+    println!("timing {route}: {count} known / {count} unknown, interleaved on one connection");
+    println!(
+        "  known   median {} ms  p90 {} ms  statuses {:?}",
+        ms(Some(mk)),
+        ms(quantile(&samples[0], 0.9)),
+        statuses[0]
+    );
+    println!(
+        "  unknown median {} ms  p90 {} ms  statuses {:?}",
+        ms(Some(mu)),
+        ms(quantile(&samples[1], 0.9)),
+        statuses[1]
+    );
+    println!(
+        "  known/unknown median ratio {ratio:.3} ({:+.1} %), Mann-Whitney z = {z:.2}",
+        (ratio - 1.0) * 100.0
+    );
+    if let Some(path) = args.opt("json") {
+        let out = json!({"route": route, "count": count, "known_median_us": mk,
+            "unknown_median_us": mu, "ratio": ratio, "z": z,
+            "known_statuses": statuses[0], "unknown_statuses": statuses[1]});
+        std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
+/// The normal approximation of the Mann–Whitney U statistic of `a` against `b` (ties ranked
+/// by their mean rank): positive when `a` tends to be larger.
+fn mann_whitney_z(a: &[u32], b: &[u32]) -> f64 {
+    let mut all: Vec<(u32, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
+    all.sort_unstable_by_key(|&(x, _)| x);
+    let mut rank_sum_a = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        // Ranks i+1..=j+1 share their mean.
+        let mean_rank = (i + j + 2) as f64 / 2.0;
+        rank_sum_a += mean_rank * all[i..=j].iter().filter(|e| e.1).count() as f64;
+        i = j + 1;
+    }
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    if n1 == 0.0 || n2 == 0.0 {
+        return 0.0;
+    }
+    let u = rank_sum_a - n1 * (n1 + 1.0) / 2.0;
+    let mean = n1 * n2 / 2.0;
+    let sd = (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt();
+    (u - mean) / sd
+}
+
 fn main() -> Result<()> {
     let args = Args::parse()?;
     let threads: usize = args.num("threads", 0)?;
@@ -732,6 +852,7 @@ fn main() -> Result<()> {
             "setup" => setup(&args).await,
             "login" => login_mode(&args).await,
             "session" => session_mode(&args).await,
+            "timing" => timing_mode(&args).await,
             other => Err(fail(format!("unknown mode {other:?}\n{USAGE}"))),
         }
     })
