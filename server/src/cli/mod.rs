@@ -9,6 +9,7 @@
 //! for the server and the commands alike.
 
 pub mod files;
+pub mod limits;
 pub mod listen;
 pub mod mail;
 pub mod operator;
@@ -136,6 +137,9 @@ pub enum Command {
     Sweep(operator::SweepArgs),
     /// Print the audit log as JSON lines, oldest first.
     Audit(operator::AuditArgs),
+    /// Client addresses blocked by the abuse limits (AB-1, AB-2).
+    #[command(subcommand)]
+    Limits(limits::LimitsCommand),
     /// Read the mail outbox.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -266,6 +270,7 @@ pub fn main() -> ExitCode {
             Command::Sweep(a) => operator::sweep(a).await,
             Command::Audit(a) => operator::audit(a).await,
             Command::Mail(c) => mail::run(c),
+            Command::Limits(c) => limits::run(c).await,
         }
     });
     match outcome {
