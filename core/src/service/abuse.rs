@@ -272,3 +272,134 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         Ok(Some(if known { Ok(()) } else { self.as_unknown() }))
     }
 }
+
+#[cfg(all(test, feature = "test-util"))]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+    use crate::flow::account::{NewTenant, ProfileInput};
+    use crate::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
+    use crate::model::LoginMethod;
+    use crate::service::ResetRequest;
+    use crate::token::SessionKey;
+    use std::sync::Arc;
+
+    type Svc = AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>;
+
+    fn service(policy: Policy) -> (Svc, Arc<CapturingMailer>, Arc<ManualClock>) {
+        let mailer = Arc::new(CapturingMailer::new());
+        let clock = Arc::new(ManualClock::at(Timestamp(1_800_000_000)));
+        let svc = AuthService::new(
+            policy.with_test_hashing(),
+            SessionKey::new(vec![7u8; 32]).unwrap(),
+            Arc::new(MemoryStore::new()),
+            Arc::clone(&mailer),
+            Arc::clone(&clock),
+            SeededRandom::new(3),
+        )
+        .unwrap();
+        (svc, mailer, clock)
+    }
+
+    async fn tenant(svc: &Svc) {
+        svc.support_create_tenant(&NewTenant {
+            code: "123456789".into(),
+            name: "黒猫堂".into(),
+            corporate_number: None,
+            logistics: true,
+            access_key: None,
+            lang: None,
+            admin: ProfileInput {
+                name: "黒猫太郎".into(),
+                email: Some("admin@example.com".into()),
+                ..Default::default()
+            },
+            admin_login_method: LoginMethod::MailOtp,
+            welcome_mail: false,
+        })
+        .await
+        .unwrap();
+    }
+
+    fn ask(user_id: &str) -> ResetRequest {
+        ResetRequest {
+            tenant: Some("123456789".into()),
+            user_id: user_id.into(),
+            access_key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn over_the_account_limit_the_answer_is_the_usual_one_even_where_it_reveals() {
+        // SPEC: AB-2, RS-3 — with the opt-in that names unknown accounts, a known account past
+        // its mail limit still answers OK and an unknown one still answers reset_input_invalid.
+        let mut p = Policy::kuroneko();
+        p.reset.reveal_unknown_accounts_leaks_existence = true;
+        let (svc, mailer, clock) = service(p);
+        tenant(&svc).await;
+        for _ in 0..5 {
+            assert_eq!(svc.request_password_reset(&ask("123456789")).await, Ok(()));
+            assert_eq!(
+                svc.request_password_reset(&ask("nobody")).await,
+                Err(Error::ResetInputInvalid)
+            );
+        }
+        assert_eq!(mailer.to("admin@example.com").len(), 3);
+        // An hour on, the account may be mailed again.
+        clock.advance(3600);
+        svc.request_password_reset(&ask("123456789")).await.unwrap();
+        assert_eq!(mailer.to("admin@example.com").len(), 4);
+    }
+
+    #[tokio::test]
+    async fn blocks_double_up_to_the_cap_and_null_turns_the_throttle_off() {
+        // SPEC: AB-1, AB-6
+        let mut p = Policy::kuroneko();
+        p.abuse.address_failures = Some(2);
+        p.abuse.block_secs = 100;
+        p.abuse.max_block_secs = 250;
+        let (svc, _, clock) = service(p);
+        let a = ClientAddr::parse("192.0.2.1").unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            svc.record_address_failure(&a).await.unwrap();
+            svc.record_address_failure(&a).await.unwrap();
+            match svc.address_gate(&a).await {
+                Err(Error::Throttled { retry_after_secs }) => seen.push(retry_after_secs),
+                other => panic!("{other:?}"),
+            }
+            clock.advance(601);
+        }
+        assert_eq!(seen, vec![100, 200, 250, 250]);
+        let mut p = Policy::kuroneko();
+        p.abuse.address_failures = None;
+        let (svc, _, _) = service(p);
+        for _ in 0..100 {
+            svc.record_address_failure(&a).await.unwrap();
+        }
+        assert_eq!(svc.address_gate(&a).await, Ok(()));
+    }
+
+    #[test]
+    fn zero_windows_and_zero_limits_are_refused() {
+        // SPEC: AB-6
+        let mut p = Policy::kuroneko();
+        p.abuse.address_window_secs = 0;
+        assert!(matches!(p.validate(), Err(Error::PolicyInvalid(_))));
+        let mut p = Policy::kuroneko();
+        p.abuse.recovery_mails_per_account = Some(0);
+        assert!(matches!(p.validate(), Err(Error::PolicyInvalid(_))));
+        let mut p = Policy::kuroneko();
+        p.abuse.block_secs = p.abuse.max_block_secs + 1;
+        assert!(matches!(p.validate(), Err(Error::PolicyInvalid(_))));
+        // A policy file without the section loads with the decided defaults.
+        let mut v: serde_json::Value = serde_json::from_str(&Policy::kuroneko().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("abuse");
+        let p = Policy::from_json(&v.to_string()).unwrap();
+        assert_eq!(p.abuse, crate::policy::AbusePolicy::default());
+        assert_eq!(p.abuse.address_failures, Some(20));
+        assert_eq!(p.abuse.recovery_mails_per_account, Some(3));
+        assert_eq!(p.abuse.recovery_requests_per_address, Some(10));
+    }
+}
