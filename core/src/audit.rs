@@ -55,6 +55,12 @@ pub enum AuditKind {
     LoginIdNotified,
     /// A session was ended.
     LoggedOut,
+    /// AB-1: a client address was blocked for failing too often (the address is in `detail`).
+    ThrottlingStarted,
+    /// AB-2: a recovery mail was not sent: the account's mail limit was reached.
+    RecoveryMailSuppressed,
+    /// AB-1: an operator cleared an address's block (the address is in `detail`).
+    ThrottlingCleared,
 }
 
 impl AuditKind {
@@ -83,6 +89,9 @@ impl AuditKind {
             AuditKind::AuthenticatorReset => "authenticator_reset",
             AuditKind::LoginIdNotified => "login_id_notified",
             AuditKind::LoggedOut => "logged_out",
+            AuditKind::ThrottlingStarted => "throttling_started",
+            AuditKind::RecoveryMailSuppressed => "recovery_mail_suppressed",
+            AuditKind::ThrottlingCleared => "throttling_cleared",
         }
     }
 

@@ -410,6 +410,12 @@ pub enum Error {
     Conflict,
     /// AB-4: every password-hashing slot and queue place is taken; retry in a moment.
     Busy,
+    /// AB-1, AB-2: this client address failed or asked too often; it may retry after the
+    /// given number of seconds.
+    Throttled {
+        /// Seconds until the address may try again (at least 1).
+        retry_after_secs: u64,
+    },
     /// The store failed (I/O, throttling); the operation may be retried.
     StoreUnavailable,
     /// Mail could not be sent; state is stored and the operation may be retried.
@@ -458,6 +464,9 @@ impl Error {
             Error::PolicyInvalid("x".into()),
             Error::Conflict,
             Error::Busy,
+            Error::Throttled {
+                retry_after_secs: 60,
+            },
             Error::StoreUnavailable,
             Error::MailFailed,
         ]
@@ -494,6 +503,7 @@ impl Error {
             Error::PolicyInvalid(_) => "policy_invalid",
             Error::Conflict => "conflict",
             Error::Busy => "busy",
+            Error::Throttled { .. } => "throttled",
             Error::StoreUnavailable => "store_unavailable",
             Error::MailFailed => "mail_failed",
         }
@@ -503,7 +513,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Conflict | Error::Busy | Error::StoreUnavailable | Error::MailFailed
+            Error::Conflict
+                | Error::Busy
+                | Error::Throttled { .. }
+                | Error::StoreUnavailable
+                | Error::MailFailed
         )
     }
 
@@ -644,6 +658,10 @@ impl Error {
             Error::Conflict => "The request conflicted with another one. Please try again.",
             Error::Busy if ja => "ただいま混み合っています。しばらくしてから再度お試しください。",
             Error::Busy => "The server is busy. Please try again in a moment.",
+            Error::Throttled { .. } if ja => {
+                "試行回数が多すぎます。しばらく時間をおいてから再度お試しください。"
+            }
+            Error::Throttled { .. } => "Too many attempts. Please wait a while and try again.",
             Error::StoreUnavailable if ja => {
                 "ただいま処理できません。しばらくしてから再度お試しください。"
             }

@@ -9,6 +9,7 @@
     )
 )]
 
+pub mod abuse;
 pub mod audit;
 pub mod cert;
 pub mod email;

@@ -2,6 +2,7 @@
 //! [`CapturingMailer`], [`ManualClock`] and [`SeededRandom`]. None of them is for production:
 //! the store forgets on exit and the random source is predictable by design.
 
+use crate::abuse::{Counter, counter_group};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
@@ -18,6 +19,7 @@ struct Inner {
     emails: BTreeMap<String, EmailOwners>,
     certs: BTreeMap<String, CertOwner>,
     audit: Vec<AuditEvent>,
+    counters: BTreeMap<String, Counter>,
 }
 
 /// A [`Store`] in a mutex: every commit checks all its conditions, then applies all writes.
@@ -266,6 +268,54 @@ impl Store for MemoryStore {
             .skip(start)
             .filter(|(_, e)| filter.matches(e))
             .map(|(i, e)| (i.to_string(), e.clone()));
+        Ok(page(it, limit))
+    }
+
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_end: Timestamp,
+    ) -> StoreResult<Counter> {
+        let mut g = self.lock()?;
+        g.counters.retain(|_, c| c.expires_at > now);
+        let c = g.counters.entry(key.to_owned()).or_insert(Counter {
+            key: key.to_owned(),
+            count: 0,
+            expires_at: window_end,
+        });
+        c.count = c.count.saturating_add(1);
+        Ok(c.clone())
+    }
+
+    async fn counter(&self, key: &str, now: Timestamp) -> StoreResult<Option<Counter>> {
+        Ok(self
+            .lock()?
+            .counters
+            .get(key)
+            .filter(|c| c.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_counter(&self, key: &str) -> StoreResult<()> {
+        self.lock()?.counters.remove(key);
+        Ok(())
+    }
+
+    async fn list_counters(
+        &self,
+        group: &str,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<Counter>> {
+        let g = self.lock()?;
+        let it = g
+            .counters
+            .values()
+            .filter(|c| counter_group(&c.key) == group && c.expires_at > now)
+            .filter(|c| after.is_none_or(|a| c.key.as_str() > a))
+            .map(|c| (c.key.clone(), c.clone()));
         Ok(page(it, limit))
     }
 }

@@ -362,6 +362,48 @@ pub struct Policy {
     pub roles: RolePolicy,
     /// M-*.
     pub mail: MailPolicy,
+    /// AB-1, AB-2, AB-6: per-address and per-account limits. Absent in older policy files:
+    /// the SPEC's decided defaults.
+    #[serde(default)]
+    pub abuse: AbusePolicy,
+}
+
+/// AB-1, AB-2, AB-6: how often an address may fail to log in and how many recovery mails an
+/// account and an address may cause. The counters live in the store (fixed windows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbusePolicy {
+    /// AB-1: failed first factors from one client address within the window that block it
+    /// (**decided**: 20); `None` turns the address throttle off.
+    pub address_failures: Option<u32>,
+    /// AB-1: the failure window in seconds (**decided**: 600).
+    pub address_window_secs: i64,
+    /// AB-1: the first block's length in seconds; each further block within a day doubles it.
+    pub block_secs: i64,
+    /// AB-1: the longest block, in seconds.
+    pub max_block_secs: i64,
+    /// AB-2: recovery mails per account within the recovery window (**decided**: 3); past it
+    /// the usual answer and no mail. `None`: no account limit.
+    pub recovery_mails_per_account: Option<u32>,
+    /// AB-2: recovery requests per client address within the recovery window (**decided**:
+    /// 10); past it 429 `throttled`. `None`: no address limit.
+    pub recovery_requests_per_address: Option<u32>,
+    /// AB-2: the recovery window in seconds (**decided**: 3600).
+    pub recovery_window_secs: i64,
+}
+
+impl Default for AbusePolicy {
+    fn default() -> Self {
+        Self {
+            address_failures: Some(20),
+            address_window_secs: 600,
+            block_secs: 600,
+            max_block_secs: 86_400,
+            recovery_mails_per_account: Some(3),
+            recovery_requests_per_address: Some(10),
+            recovery_window_secs: 3600,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -453,6 +495,7 @@ impl Policy {
                 ja_customer: default_ja_customer(),
                 ja_site: default_ja_site(),
             },
+            abuse: AbusePolicy::default(),
         }
     }
 
@@ -777,6 +820,35 @@ impl Policy {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
         {
             return bad("login.default_tenant must be 1..=32 ASCII letters, digits, '_' or '-'");
+        }
+        let a = &self.abuse;
+        for (name, v) in [
+            ("abuse.address_window_secs", a.address_window_secs),
+            ("abuse.block_secs", a.block_secs),
+            ("abuse.max_block_secs", a.max_block_secs),
+            ("abuse.recovery_window_secs", a.recovery_window_secs),
+        ] {
+            if !(1..=366 * 86_400).contains(&v) {
+                return bad(&format!("{name} must be between 1 second and 366 days"));
+            }
+        }
+        if a.block_secs > a.max_block_secs {
+            return bad("abuse.block_secs exceeds abuse.max_block_secs");
+        }
+        for (name, v) in [
+            ("abuse.address_failures", a.address_failures),
+            (
+                "abuse.recovery_mails_per_account",
+                a.recovery_mails_per_account,
+            ),
+            (
+                "abuse.recovery_requests_per_address",
+                a.recovery_requests_per_address,
+            ),
+        ] {
+            if v == Some(0) {
+                return bad(&format!("{name} must be at least 1 (or null for no limit)"));
+            }
         }
         Ok(())
     }

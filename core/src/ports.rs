@@ -4,6 +4,7 @@
 //! other crates (`SqliteStore` and `OutboxMailer` in monban-embedded, `DynamoStore` and
 //! `SesMailer` in monban-lambdas); in-memory ones are behind the `test-util` feature.
 
+use crate::abuse::Counter;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
@@ -80,6 +81,32 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send;
+    /// AB-6: adds 1 to the counter `key` atomically (parallel bumps lose none) and answers it.
+    /// A counter that does not exist, or whose window ended (`expires_at <= now`), starts again
+    /// at 1 with `expires_at = window_end`; a live one keeps its window.
+    fn bump_counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_end: Timestamp,
+    ) -> impl Future<Output = StoreResult<Counter>> + Send;
+    /// AB-6: the counter `key` if its window has not ended at `now`.
+    fn counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<Counter>>> + Send;
+    /// AB-6: removes the counter `key` (absent: nothing to do).
+    fn delete_counter(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// AB-6: the live counters of one group (the key's part before the first `/`), ordered by
+    /// key, after the cursor `after` (a key).
+    fn list_counters(
+        &self,
+        group: &str,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<Counter>>> + Send;
 }
 
 /// Why a mail was not sent.
@@ -175,6 +202,33 @@ impl<T: Store> Store for Arc<T> {
         limit: usize,
     ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send {
         (**self).audit(filter, after, limit)
+    }
+    fn bump_counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_end: Timestamp,
+    ) -> impl Future<Output = StoreResult<Counter>> + Send {
+        (**self).bump_counter(key, now, window_end)
+    }
+    fn counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<Counter>>> + Send {
+        (**self).counter(key, now)
+    }
+    fn delete_counter(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send {
+        (**self).delete_counter(key)
+    }
+    fn list_counters(
+        &self,
+        group: &str,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<Counter>>> + Send {
+        (**self).list_counters(group, now, after, limit)
     }
 }
 

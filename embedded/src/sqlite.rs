@@ -25,9 +25,11 @@
 
 use crate::blocking;
 use crate::contention::{BackOff, Contention, jitter};
+use monban_core::abuse::Counter;
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use monban_core::ports::{Store, StoreError, StoreResult};
+use monban_core::time::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
@@ -43,6 +45,7 @@ use tokio::sync::Semaphore;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_settings.sql")),
+    (3, include_str!("../migrations/0003_counters.sql")),
 ];
 
 /// Tunables of a [`SqliteStore`].
@@ -781,6 +784,45 @@ fn read_audit(
     })
 }
 
+// ---- counters (AB-6) ----
+
+/// Expired counter rows a bump removes on the way (so the table stays as small as its live
+/// windows without a sweeper).
+const PURGE_PER_BUMP: i64 = 8;
+
+fn bump_row(conn: &mut Connection, shared: &Shared, key: &str, now: i64, end: i64) -> Job<Counter> {
+    let _writer = lock(&shared.writer);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (count, expires_at): (i64, i64) = tx.query_row(
+        "INSERT INTO counters (key, count, expires_at) VALUES (?1, 1, ?3)
+         ON CONFLICT(key) DO UPDATE SET
+             count = CASE WHEN expires_at <= ?2 THEN 1 ELSE count + 1 END,
+             expires_at = CASE WHEN expires_at <= ?2 THEN ?3 ELSE expires_at END
+         RETURNING count, expires_at",
+        params![key, now, end],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    tx.execute(
+        "DELETE FROM counters WHERE key IN
+             (SELECT key FROM counters WHERE expires_at <= ?1 LIMIT ?2)",
+        params![now, PURGE_PER_BUMP],
+    )?;
+    tx.commit()?;
+    Ok(Counter {
+        key: key.to_owned(),
+        count: u64::try_from(count).unwrap_or(0),
+        expires_at: Timestamp(expires_at),
+    })
+}
+
+fn counter_of(key: String, count: i64, expires_at: i64) -> Counter {
+    Counter {
+        key,
+        count: u64::try_from(count).unwrap_or(0),
+        expires_at: Timestamp(expires_at),
+    }
+}
+
 // ---- the port --------------------------------------------------------------------------------
 
 /// Separates tenant and user ID in a [`Store::scan_users`] cursor.
@@ -971,5 +1013,86 @@ impl Store for SqliteStore {
         let (limit, fetch) = limits(limit);
         self.run(move |c, _| read_audit(c, &filter, after, limit, fetch))
             .await
+    }
+
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_end: Timestamp,
+    ) -> StoreResult<Counter> {
+        let key = key.to_owned();
+        self.run(move |c, shared| bump_row(c, shared, &key, now.secs(), window_end.secs()))
+            .await
+    }
+
+    async fn counter(&self, key: &str, now: Timestamp) -> StoreResult<Option<Counter>> {
+        let key = key.to_owned();
+        self.read_inline(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT count, expires_at FROM counters WHERE key = ?1 AND expires_at > ?2",
+                )?
+                .query_row(params![key, now.secs()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })
+                .optional()?;
+            Ok(row.map(|(n, e)| counter_of(key, n, e)))
+        })
+        .await
+    }
+
+    async fn delete_counter(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.run(move |c, shared| {
+            let _writer = lock(&shared.writer);
+            c.execute("DELETE FROM counters WHERE key = ?1", params![key])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_counters(
+        &self,
+        group: &str,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<Counter>> {
+        // Keys of the group run from `<group>/` up to (not including) `<group>0` ('0' follows '/').
+        let lo = match after {
+            Some(a) if a > format!("{group}/").as_str() => a.to_owned(),
+            _ => format!("{group}/"),
+        };
+        let hi = format!("{group}0");
+        let (limit, fetch) = limits(limit);
+        self.run(move |c, _| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT key, count, expires_at FROM counters
+                     WHERE key > ?1 AND key < ?2 AND expires_at > ?3 ORDER BY key LIMIT ?4",
+                )?
+                .query_map(params![lo, hi, now.secs(), fetch], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = rows.len() > limit;
+            let items: Vec<Counter> = rows
+                .into_iter()
+                .take(limit)
+                .map(|(k, n, e)| counter_of(k, n, e))
+                .collect();
+            let next = if more {
+                items.last().map(|c| c.key.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+        .await
     }
 }

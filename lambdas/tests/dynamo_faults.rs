@@ -166,9 +166,14 @@ impl Injector {
             op,
             "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems"
         );
-        // Audit appends carry the audit index key; they are not the flow's record writes.
+        // Audit appends carry the audit index key, and the abuse counters (AB-6) their own
+        // partition prefix; they are not the flow's record writes.
         let audit_key = format!("\"{}\"", item::AUDIT_INDEX_PK);
-        if !record_write || contains(body, audit_key.as_bytes()) {
+        let counter_key = format!("\"S\":\"{}", item::COUNTER_PREFIX);
+        if !record_write
+            || contains(body, audit_key.as_bytes())
+            || contains(body, counter_key.as_bytes())
+        {
             return None;
         }
         let mut armed = self.armed.lock().unwrap();

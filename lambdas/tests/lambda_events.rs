@@ -258,3 +258,30 @@ async fn other_routes_answer_through_the_adapter() {
     let a = l.invoke(event(WITH_CERT, "GET", "/nowhere", None)).await;
     assert_eq!(a.status, 404, "{:?}", a.raw);
 }
+
+#[tokio::test]
+async fn api_gateways_source_ip_is_the_address_the_limits_count() {
+    // SPEC: AB-3, AB-1 — on Lambda the client address is API Gateway's `sourceIp`; a client's
+    // X-Forwarded-For is not believed.
+    let l = Lambda::e_parcel();
+    let wrong = json!({"identifier": "nobody@example.com", "password": "Wrong-Pass-12345"});
+    let from = |ip: &str, xff: &str| {
+        let mut e = event(WITHOUT_CERT, "POST", "/login", Some(&wrong));
+        e["requestContext"]["http"]["sourceIp"] = json!(ip);
+        e["headers"]["x-forwarded-for"] = json!(xff);
+        e
+    };
+    for i in 0..20 {
+        let a = l.invoke(from("198.51.100.70", &format!("6.6.6.{i}"))).await;
+        assert_eq!(
+            (a.status, a.json["code"].as_str()),
+            (401, Some("login_failed"))
+        );
+    }
+    let blocked = l.invoke(from("198.51.100.70", "7.7.7.7")).await;
+    assert_eq!(blocked.status, 429, "{}", blocked.raw);
+    assert_eq!(blocked.json["code"], "throttled");
+    assert_eq!(blocked.raw["headers"]["retry-after"], "600");
+    let other = l.invoke(from("198.51.100.71", "198.51.100.70")).await;
+    assert_eq!(other.status, 401, "{}", other.raw);
+}

@@ -209,3 +209,192 @@ pub async fn read_body_in_time<S: Send + Sync + 'static, M: Send + Sync + 'stati
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
 }
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`; a bare address is a /32 or
+/// /128): a trusted proxy's address range (AB-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: std::net::IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is inside (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || format!("{s:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)");
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        if len > max {
+            return Err(bad());
+        }
+        Ok(Cidr { net, len })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.len)
+    }
+}
+
+/// The client address a trusted transport vouches for, as a request extension: the Lambda
+/// adapter puts API Gateway's `requestContext.identity.sourceIp` (REST) or
+/// `requestContext.http.sourceIp` (HTTP API) here. A client cannot set an extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedClientIp(pub std::net::IpAddr);
+
+/// The client address the limits count (AB-3), as [`monban_core::abuse::ClientAddr`] (IPv6 by
+/// /64):
+///
+/// 1. a [`VerifiedClientIp`] extension (API Gateway's `sourceIp` on Lambda);
+/// 2. else the socket peer (`ConnectInfo<SocketAddr>`, which `monban serve` sets on every
+///    request) — except when the peer is one of the operator's trusted proxies
+///    ([`AppState::trusted_proxies`]): then the right-most `X-Forwarded-For` address that is not
+///    itself a trusted proxy (a header a client can set is believed only that far);
+/// 3. else the fixed `unknown` bucket (in-process tests, a router served without connect info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIp(pub monban_core::abuse::ClientAddr);
+
+/// The header a proxy appends the address it received a request from to.
+pub const FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// Resolves the client address from the peer, the trusted proxies and the forwarded chain.
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    trusted: &[Cidr],
+    headers: &axum::http::HeaderMap,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    // Every X-Forwarded-For line, in order, as one comma-separated chain: the right-most entry
+    // was added by the nearest proxy.
+    let chain: Vec<&str> = headers
+        .get_all(FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in chain.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            // A garbled entry: what the trusted hop to its right reported is all we know.
+            Err(_) => return nearest,
+            Ok(ip) if is_trusted(ip) => nearest = ip,
+            Ok(ip) => return ip,
+        }
+    }
+    nearest
+}
+
+impl<S: Store + 'static, M: Mailer + 'static> FromRequestParts<AppState<S, M>> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState<S, M>,
+    ) -> Result<Self, Self::Rejection> {
+        use monban_core::abuse::ClientAddr;
+        if let Some(VerifiedClientIp(ip)) = parts.extensions.get::<VerifiedClientIp>() {
+            return Ok(ClientIp(ClientAddr::from_ip(*ip)));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(match peer {
+            Some(peer) => ClientAddr::from_ip(client_ip(
+                peer,
+                state.trusted_proxy_ranges(),
+                &parts.headers,
+            )),
+            None => ClientAddr::unknown(),
+        }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod client_ip_tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        // SPEC: AB-3
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.1".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            FORWARDED_FOR,
+            HeaderValue::from_static("6.6.6.6, 203.0.113.5, 10.1.2.3"),
+        );
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // Not from a trusted proxy: the peer, whatever the header says.
+        assert_eq!(
+            client_ip(ip("198.51.100.7"), &trusted, &h),
+            ip("198.51.100.7")
+        );
+        // From one: the right-most untrusted address.
+        assert_eq!(client_ip(ip("10.0.0.1"), &trusted, &h), ip("203.0.113.5"));
+        assert_eq!(client_ip(ip("10.0.0.1"), &[], &h), ip("10.0.0.1"));
+        // No header: the proxy itself.
+        assert_eq!(
+            client_ip(ip("192.0.2.1"), &trusted, &HeaderMap::new()),
+            ip("192.0.2.1")
+        );
+        // Garbage right of a trusted hop: the trusted hop.
+        h.insert(
+            FORWARDED_FOR,
+            HeaderValue::from_static("1.2.3.4, junk, 10.9.9.9"),
+        );
+        assert_eq!(client_ip(ip("10.0.0.1"), &trusted, &h), ip("10.9.9.9"));
+        assert!(
+            "2001:db8::/32"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains(ip("2001:db8:1::1"))
+        );
+        assert!(
+            !"2001:db8::/32"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains(ip("2001:db9::1"))
+        );
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("8.8.8.8")));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nonsense".parse::<Cidr>().is_err());
+    }
+}

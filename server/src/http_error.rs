@@ -24,7 +24,7 @@
 //! | 413 | `payload_too_large` | body over 64 KiB |
 //! | 422 | `invalid_input`, `password_mismatch`, `password_rejected`, `current_password_wrong`, `email_required_for_mail_otp`, `shipping_not_allowed`, `field_not_editable`, `reset_input_invalid` | the request was read, and the rules refuse what it says (PW-1, PW-2, E-6, R-3, T-4, RS-3 opt-in) |
 //! | 423 | `locked` | L-6 |
-//! | 429 | `resend_limited` | L-3 |
+//! | 429 | `resend_limited`, `throttled` | L-3; `throttled`: this client address failed or asked too often, with `Retry-After` in seconds (AB-1, AB-2) |
 //! | 500 | `policy_invalid`, `internal` | a server fault, never the client's input |
 //! | 503 | `busy`, `store_unavailable`, `mail_failed` | retry later (`busy`: every password-hashing slot is taken, with `Retry-After` (AB-4); the state is stored; M-1 mail after commit) |
 //!
@@ -179,7 +179,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::TenantExists
         | Error::Conflict => StatusCode::CONFLICT,
         Error::ResetLinkInvalid => StatusCode::GONE,
-        Error::ResendLimited => StatusCode::TOO_MANY_REQUESTS,
+        Error::ResendLimited | Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Busy | Error::StoreUnavailable | Error::MailFailed => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -254,6 +254,11 @@ impl ApiError {
             // AB-4: a hashing slot frees within a few hash times.
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Core(Error::Throttled { retry_after_secs }) = self {
+            // AB-1, AB-2: when the address may try again.
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         res.extensions_mut().insert(self.clone());
         res
@@ -358,6 +363,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("reset_input_invalid", 422),
     ("locked", 423),
     ("resend_limited", 429),
+    ("throttled", 429),
     ("policy_invalid", 500),
     ("internal", 500),
     ("busy", 503),

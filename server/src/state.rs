@@ -23,6 +23,7 @@ struct Inner<S, M> {
     support: Option<Digest>,
     trust_cert_header: bool,
     body_timeout: Option<Duration>,
+    trusted_proxies: Arc<[crate::extract::Cidr]>,
 }
 
 impl<S, M> Clone for Inner<S, M> {
@@ -32,6 +33,7 @@ impl<S, M> Clone for Inner<S, M> {
             support: self.support,
             trust_cert_header: self.trust_cert_header,
             body_timeout: self.body_timeout,
+            trusted_proxies: Arc::clone(&self.trusted_proxies),
         }
     }
 }
@@ -51,6 +53,7 @@ impl<S, M> std::fmt::Debug for AppState<S, M> {
             .field("support_token", &self.inner.support.map(|_| "[configured]"))
             .field("trust_cert_header", &self.inner.trust_cert_header)
             .field("body_timeout", &self.inner.body_timeout)
+            .field("trusted_proxies", &self.inner.trusted_proxies)
             .finish()
     }
 }
@@ -70,6 +73,7 @@ impl<S, M> AppState<S, M> {
                 support,
                 trust_cert_header: false,
                 body_timeout: Some(DEFAULT_BODY_TIMEOUT),
+                trusted_proxies: Arc::from(Vec::new()),
             }),
         }
     }
@@ -97,6 +101,24 @@ impl<S, M> AppState<S, M> {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// AB-3: requests whose socket peer is inside one of `proxies` are from a proxy the
+    /// operator trusts: their client address is the right-most `X-Forwarded-For` entry that is
+    /// not itself a trusted proxy. Empty (the default): the peer is the client, and
+    /// `X-Forwarded-For` is never read.
+    #[must_use]
+    pub fn trusted_proxies(self, proxies: Vec<crate::extract::Cidr>) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.trusted_proxies = Arc::from(proxies);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The trusted proxies' ranges.
+    pub fn trusted_proxy_ranges(&self) -> &[crate::extract::Cidr] {
+        &self.inner.trusted_proxies
     }
 
     /// The body deadline, if any.

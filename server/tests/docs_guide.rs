@@ -254,6 +254,34 @@ const MEANINGS: &[(&str, &str)] = &[
         "mail.ja_site",
         "Where Japanese mails say to type a password.",
     ),
+    (
+        "abuse.address_failures",
+        "Failed first factors from one client address within `abuse.address_window_secs` that block the address: it is then answered 429 `throttled` on the login and recovery routes. **Decided**: 20. `null`: no address throttle (AB-1).",
+    ),
+    (
+        "abuse.address_window_secs",
+        "The window the address failures are counted in, in seconds (fixed window; **decided**: 600) (AB-1).",
+    ),
+    (
+        "abuse.block_secs",
+        "How long the first block of an address lasts, in seconds; each further block of that address within a day doubles it (AB-1).",
+    ),
+    (
+        "abuse.max_block_secs",
+        "The longest block, in seconds (AB-1).",
+    ),
+    (
+        "abuse.recovery_mails_per_account",
+        "Recovery mails (reset link, identity reset, forgotten login ID, password notification) one account may be sent within `abuse.recovery_window_secs`; beyond them the request gets the usual answer, no mail goes out, and the audit records `recovery_mail_suppressed`. **Decided**: 3. `null`: no limit (AB-2).",
+    ),
+    (
+        "abuse.recovery_requests_per_address",
+        "Recovery requests one client address may make within `abuse.recovery_window_secs`; beyond them 429 `throttled`. **Decided**: 10. `null`: no limit (AB-2).",
+    ),
+    (
+        "abuse.recovery_window_secs",
+        "The window the recovery limits are counted in, in seconds (**decided**: 3600) (AB-2).",
+    ),
 ];
 
 /// The fields of the at-a-glance table in `docs/presets.md`.
@@ -395,6 +423,10 @@ const WHEN: &[(&str, &str)] = &[
     (
         "resend_limited",
         "Too many code mails for this login in the window (L-3).",
+    ),
+    (
+        "throttled",
+        "This client address failed to log in too often (AB-1) or asked for recovery too often (AB-2); `Retry-After` says in how many seconds it may try again.",
     ),
     (
         "policy_invalid",

@@ -564,6 +564,9 @@ fn every_command_answers_help() {
         &["mail"],
         &["mail", "last"],
         &["mail", "list"],
+        &["limits"],
+        &["limits", "list"],
+        &["limits", "clear"],
     ] {
         let out = monban(tmp.path(), &[cmd, &["--help"]].concat());
         assert!(
@@ -643,4 +646,40 @@ fn an_unsafe_or_malformed_key_file_stops_the_start() {
     let out = monban(dir, &["serve", "--listen", &listen]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("support token"));
+}
+
+#[test]
+fn the_binary_throttles_by_socket_peer_and_the_operator_clears_it() {
+    // SPEC: AB-1, AB-3 — `monban serve` passes each connection's peer to the router; the
+    // operator lists and clears the block with `monban limits` on the same database.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("policy.json"),
+        Policy::kuroneko().with_test_hashing().to_json(),
+    )
+    .unwrap();
+    let server = Server::start(dir, &["--policy", "policy.json"], 1);
+    let http = server.http();
+    let wrong = json!({"tenant": TENANT, "identifier": "nobody", "password": "Wrong-Pass-1", "access_key": ACCESS_KEY});
+    for _ in 0..20 {
+        http.call("POST", "/login", Some(&wrong), None)
+            .expect_error(401, "login_failed");
+    }
+    http.call("POST", "/login", Some(&wrong), None)
+        .expect_error(429, "throttled");
+    let blocks = json_lines(&monban_ok(dir, &["limits", "list"]));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert_eq!(blocks[0]["address"], "127.0.0.1");
+    assert_eq!(blocks[0]["blocks_today"], 1);
+    let out = monban_ok(dir, &["limits", "clear", "127.0.0.1"]);
+    assert!(out.contains("block cleared"), "{out}");
+    http.call("POST", "/login", Some(&wrong), None)
+        .expect_error(401, "login_failed");
+    assert!(json_lines(&monban_ok(dir, &["limits", "list"])).is_empty());
+    // Not an address: a clear message, exit code 1, nothing changed.
+    let bad = monban(dir, &["limits", "clear", "not-an-address"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an address"));
+    assert!(server.stop().success());
 }

@@ -47,6 +47,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/support/tenants/{code}/users/{id}/certificates"),
     ("post", "/support/sweep"),
     ("get", "/support/audit"),
+    ("get", "/support/limits"),
+    ("delete", "/support/limits/{address}"),
     ("post", "/reset"),
     ("post", "/reset/open"),
     ("get", "/reset/{token}"),

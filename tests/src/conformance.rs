@@ -87,6 +87,9 @@ macro_rules! __store_conformance {
             parallel_submits_of_one_otp_give_one_session,
             parallel_opens_of_one_reset_link_mail_one_temporary_password,
             support_deletes_a_tenant_with_its_users_and_claims,
+            parallel_counter_bumps_lose_none,
+            counter_windows_restart_after_expiry,
+            counters_list_by_group_and_delete,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -1406,4 +1409,137 @@ pub async fn support_deletes_a_tenant_with_its_users_and_claims<S: Store + 'stat
         "{again:?}"
     );
     assert_eq!(fx.svc.audit_failures(), 0);
+}
+
+// ---- counters (AB-6) -------------------------------------------------------------------------
+
+/// 1,000 bumps of one counter at once: none is lost, and each saw a different count.
+pub async fn parallel_counter_bumps_lose_none<S: Store + 'static>(store: S) {
+    // SPEC: AB-6
+    let store = Arc::new(store);
+    let end = T0.plus_secs(600);
+    let counts = race(1000, |_| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .bump_counter("ab1-fail/192.0.2.1", T0, end)
+                .await
+                .unwrap()
+                .count
+        }
+    })
+    .await;
+    let seen: BTreeSet<u64> = counts.into_iter().collect();
+    assert_eq!(seen, (1..=1000).collect::<BTreeSet<u64>>());
+    let c = store
+        .counter("ab1-fail/192.0.2.1", T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.count, c.expires_at), (1000, end));
+}
+
+/// A counter counts within its window, is gone when the window ends, and a bump then starts a
+/// new window at 1.
+pub async fn counter_windows_restart_after_expiry<S: Store + 'static>(store: S) {
+    // SPEC: AB-6
+    let key = "ab2-acct/abc";
+    assert_eq!(store.counter(key, T0).await.unwrap(), None);
+    for want in 1..=3 {
+        let c = store
+            .bump_counter(key, T0.plus_secs(want), T0.plus_secs(60 + want))
+            .await
+            .unwrap();
+        // The window is the first bump's.
+        assert_eq!(
+            (c.count, c.expires_at),
+            (u64::try_from(want).unwrap(), T0.plus_secs(61))
+        );
+    }
+    assert_eq!(
+        store
+            .counter(key, T0.plus_secs(60))
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        3
+    );
+    assert_eq!(store.counter(key, T0.plus_secs(61)).await.unwrap(), None);
+    let c = store
+        .bump_counter(key, T0.plus_secs(61), T0.plus_secs(200))
+        .await
+        .unwrap();
+    assert_eq!((c.count, c.expires_at), (1, T0.plus_secs(200)));
+    assert_eq!(
+        store
+            .counter(key, T0.plus_secs(100))
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        1
+    );
+}
+
+/// `list_counters` pages through the live counters of one group only; delete removes one.
+pub async fn counters_list_by_group_and_delete<S: Store + 'static>(store: S) {
+    // SPEC: AB-6, AB-1
+    let live = T0.plus_secs(600);
+    let mut want = Vec::new();
+    for i in 0..7 {
+        let key = format!("ab1-block/198.51.100.{i}");
+        store.bump_counter(&key, T0, live).await.unwrap();
+        want.push(key);
+    }
+    store
+        .bump_counter("ab1-block/203.0.113.9", T0, T0.plus_secs(5))
+        .await
+        .unwrap();
+    store
+        .bump_counter("ab1-fail/198.51.100.1", T0, live)
+        .await
+        .unwrap();
+    store.bump_counter("ab1-blockx/1", T0, live).await.unwrap();
+    let now = T0.plus_secs(10);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_counters("ab1-block", now, after.as_deref(), 3)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|c| c.key.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    want.sort();
+    assert_eq!(seen, want);
+    store
+        .delete_counter("ab1-block/198.51.100.3")
+        .await
+        .unwrap();
+    store.delete_counter("ab1-block/absent").await.unwrap();
+    assert_eq!(
+        store.counter("ab1-block/198.51.100.3", now).await.unwrap(),
+        None
+    );
+    let page = store
+        .list_counters("ab1-block", now, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 6);
+    assert!(page.next.is_none());
+    assert_eq!(
+        store
+            .counter("ab1-fail/198.51.100.1", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        1
+    );
 }

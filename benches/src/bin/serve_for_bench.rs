@@ -155,6 +155,33 @@ impl Store for InlineReads {
     ) -> StoreResult<Page<AuditEvent>> {
         self.inner.audit(filter, after, limit).await
     }
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: monban_core::Timestamp,
+        window_end: monban_core::Timestamp,
+    ) -> StoreResult<monban_core::abuse::Counter> {
+        self.inner.bump_counter(key, now, window_end).await
+    }
+    async fn counter(
+        &self,
+        key: &str,
+        now: monban_core::Timestamp,
+    ) -> StoreResult<Option<monban_core::abuse::Counter>> {
+        self.inner.counter(key, now).await
+    }
+    async fn delete_counter(&self, key: &str) -> StoreResult<()> {
+        self.inner.delete_counter(key).await
+    }
+    async fn list_counters(
+        &self,
+        group: &str,
+        now: monban_core::Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<monban_core::abuse::Counter>> {
+        self.inner.list_counters(group, now, after, limit).await
+    }
 }
 
 /// Serves `service` on `listen` until the process is stopped.

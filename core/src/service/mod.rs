@@ -19,6 +19,7 @@ use crate::role::Role;
 use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::token::SessionKey;
+pub use abuse::AddressBlock;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +49,7 @@ macro_rules! retrying {
     }};
 }
 
+mod abuse;
 mod admin;
 mod common;
 mod lifecycle;

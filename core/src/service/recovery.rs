@@ -1,5 +1,6 @@
 //! Getting back in: reset link, identity check, forgotten login ID, password notification.
 
+use super::abuse::MailKey;
 use super::common::{bounded, store_err};
 use super::{AuthService, ForgotLoginId, MAX_ATTEMPTS, ResetRequest};
 use crate::audit::AuditKind;
@@ -22,6 +23,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         bounded(Field::UserId, &req.user_id)?;
         let tenant = self.tenant_code(req.tenant.as_deref())?.to_owned();
         let r = UserRef::new(&tenant, req.user_id.trim());
+        if let Some(answer) = self.over_mail_limit(MailKey::User(&r)).await? {
+            return answer;
+        }
         let Some((t, _)) = self
             .tenant_and_user(&r)
             .await?
@@ -73,6 +77,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         let tenant = self.tenant_code(None)?.to_owned();
         let r = UserRef::new(&tenant, claim.login_id.trim());
+        if let Some(answer) = self.over_mail_limit(MailKey::User(&r)).await? {
+            return answer;
+        }
         // The temporary password is made (and hashed) whatever the outcome, so a mismatch takes
         // as long as a match.
         let (temp, phc) = self.temporary().await?;
@@ -99,6 +106,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             });
         }
         bounded(Field::Email, &req.email)?;
+        if let Some(answer) = self.over_mail_limit(MailKey::Email(&req.email)).await? {
+            return answer;
+        }
         let owners = self
             .store
             .email_owners(&email_key(&req.email))
@@ -138,6 +148,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             });
         }
         bounded(Field::Email, email)?;
+        if let Some(answer) = self.over_mail_limit(MailKey::Email(email)).await? {
+            return answer;
+        }
         let (temp, phc) = self.temporary().await?;
         let owners = self
             .store

@@ -20,6 +20,7 @@
 //! | e-mail owners   | `E#<normalized>`  | `OWNERS`        |                                    |
 //! | cert owner      | `K#<cert key>`    | `OWNER`         |                                    |
 //! | audit event     | `T#<code>` / `A#` | `A#<seq>`       | `apk`=`AUDIT`, `ask`=`A#<seq>`     |
+//! | counter (AB-6)  | `N#<group>`       | `N#<name>`      | `count`, `expires`, `ttl`          |
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -62,6 +63,15 @@ pub const TYPE_EMAIL_OWNERS: &str = "email_owners";
 pub const TYPE_CERT_OWNER: &str = "cert_owner";
 /// [`TYPE`] of an audit event.
 pub const TYPE_AUDIT: &str = "audit";
+/// [`TYPE`] of a counter (AB-6).
+pub const TYPE_COUNTER: &str = "counter";
+/// Partition and sort key prefix of a counter: `N#<group>` / `N#<name>`.
+pub const COUNTER_PREFIX: &str = "N#";
+/// A counter's count (number).
+pub const COUNT: &str = "count";
+/// When a counter's window ends (epoch seconds); its [`TTL`] is the same, so DynamoDB deletes
+/// it some time after (reads ignore it from the moment it ends).
+pub const EXPIRES: &str = "expires";
 
 /// Prefix of a tenant's partition (`T#<code>`): the tenant, its users and its audit events.
 pub const TENANT_PREFIX: &str = "T#";
@@ -253,6 +263,33 @@ pub fn audit_pk(tenant: Option<&str>) -> String {
         Some(t) => tenant_pk(t),
         None => AUDIT_PREFIX.to_owned(),
     }
+}
+
+/// The group of a counter key `<group>/<name>`.
+pub fn counter_group_of(key: &str) -> &str {
+    monban_core::abuse::counter_group(key)
+}
+
+/// The partition of a counter group.
+pub fn counter_pk(group: &str) -> String {
+    format!("{COUNTER_PREFIX}{group}")
+}
+
+/// The primary key of the counter `<group>/<name>`: one partition per group, so a group can be
+/// listed with one `Query`.
+pub fn counter_key(key: &str) -> Item {
+    let (group, name) = key.split_once('/').unwrap_or((key, ""));
+    self::key(counter_pk(group), format!("{COUNTER_PREFIX}{name}"))
+}
+
+/// A counter from its item.
+pub fn counter_from(key: &str, item: &Item) -> Result<monban_core::abuse::Counter, StoreError> {
+    let r = In::new(TYPE_COUNTER, item);
+    Ok(monban_core::abuse::Counter {
+        key: key.to_owned(),
+        count: r.num(COUNT)?,
+        expires_at: Timestamp(r.num(EXPIRES)?),
+    })
 }
 
 /// `<tenant>\0<user id>`: a user's key in [`USERS_INDEX`] and the scan cursor.

@@ -24,7 +24,7 @@ use monban_core::cert::ClientCert;
 use monban_core::ports::{Mailer, Store};
 use monban_core::secret::Digest;
 use monban_embedded::{OsRandom, SystemClock, TokioOffload};
-use monban_server::extract::VerifiedClientCert;
+use monban_server::extract::{VerifiedClientCert, VerifiedClientIp};
 use monban_server::{AppState, router};
 use serde_json::Value;
 use std::time::Instant;
@@ -123,16 +123,31 @@ pub fn client_cert(ctx: &RequestContext) -> Option<ClientCert> {
     })
 }
 
-/// Moves the mutual-TLS certificate from lambda_http's request context into the
-/// [`VerifiedClientCert`] extension the login reads; a request without one gets none.
+/// The client address API Gateway saw (AB-3): `requestContext.http.sourceIp` (HTTP API, the
+/// only event kind this function is built for). API Gateway is the trusted proxy here: it sets
+/// the field from the connection, and a client's `X-Forwarded-For` never reaches it.
+pub fn source_ip(ctx: &RequestContext) -> Option<std::net::IpAddr> {
+    let ip = match ctx {
+        RequestContext::ApiGatewayV2(c) => c.http.source_ip.as_deref()?,
+        _ => return None,
+    };
+    ip.trim().parse().ok()
+}
+
+/// Moves the mutual-TLS certificate and the source address from lambda_http's request context
+/// into the [`VerifiedClientCert`] and [`VerifiedClientIp`] extensions the handlers read; a
+/// request without them gets none.
 async fn attach_client_cert(mut req: Request, next: Next) -> Response {
-    let cert = req
-        .extensions()
-        .get::<RequestContext>()
-        .and_then(client_cert);
+    let ctx = req.extensions().get::<RequestContext>();
+    let cert = ctx.and_then(client_cert);
+    let ip = ctx.and_then(source_ip);
     req.extensions_mut().remove::<VerifiedClientCert>();
+    req.extensions_mut().remove::<VerifiedClientIp>();
     if let Some(c) = cert {
         req.extensions_mut().insert(VerifiedClientCert(c));
+    }
+    if let Some(ip) = ip {
+        req.extensions_mut().insert(VerifiedClientIp(ip));
     }
     next.run(req).await
 }

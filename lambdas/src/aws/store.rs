@@ -13,6 +13,7 @@
 //! | e-mail owners | `E#<normalized>` | `OWNERS`      | —                                            |
 //! | cert owner    | `K#<cert key>`   | `OWNER`       | —                                            |
 //! | audit event   | `T#<code>` (`A#` without tenant) | `A#<seq>` | `audit`: `apk`=`AUDIT`, `ask`=`A#<seq>` |
+//! | counter (AB-6) | `N#<group>`     | `N#<name>`    | —                                            |
 //!
 //! Two global secondary indexes, both sparse (only the items that carry their keys):
 //!
@@ -108,12 +109,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
-    Put, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, TableStatus,
+    Put, PutRequest, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, TableStatus,
     TimeToLiveSpecification, TransactWriteItem, WriteRequest,
 };
+use monban_core::abuse::Counter;
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use monban_core::ports::{Store, StoreError, StoreResult};
+use monban_core::time::Timestamp;
 use monban_embedded::contention::{BackOff, Contention, jitter};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -244,7 +247,8 @@ consumed!(
     one: aws_sdk_dynamodb::operation::get_item::GetItemOutput,
         aws_sdk_dynamodb::operation::query::QueryOutput,
         aws_sdk_dynamodb::operation::put_item::PutItemOutput,
-        aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+        aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput,
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     many: aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput,
         aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput,
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput
@@ -907,6 +911,44 @@ impl DynamoStore {
     }
 }
 
+// ---- counters (AB-6) ---------------------------------------------------------------------------
+
+/// How often a bump re-tries when its two conditional updates keep losing to others (each loss
+/// means another request changed the window in between, so this is never reached in practice).
+const COUNTER_ROUNDS: usize = 16;
+
+impl DynamoStore {
+    /// One `UpdateItem` of a counter: `Ok(None)` when its condition failed.
+    async fn update_counter(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        attrs: &[(&str, &str)],
+        values: HashMap<String, AttributeValue>,
+    ) -> StoreResult<Option<Item>> {
+        let _f = self.shared.contention.enter();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names(attrs)))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match self.recorded("UpdateItem", out, |e| sdk_error("UpdateItem", e)) {
+            Ok(o) => Ok(o.attributes),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 // ---- the port ---------------------------------------------------------------------------------
 
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -1223,6 +1265,126 @@ impl Store for DynamoStore {
         };
         Ok(Page {
             items: events,
+            next,
+        })
+    }
+
+    async fn bump_counter(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_end: Timestamp,
+    ) -> StoreResult<Counter> {
+        // ADD within a live window; else (absent or ended) SET a new window. Each is one
+        // conditional UpdateItem, so parallel bumps lose none: a bump that finds the window
+        // changed under it tries the other branch again.
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        for _ in 0..COUNTER_ROUNDS {
+            let live = self
+                .update_counter(
+                    item::counter_key(key),
+                    "ADD #c :one",
+                    "#e > :now",
+                    &[("#c", item::COUNT), ("#e", item::EXPIRES)],
+                    HashMap::from([
+                        (":one".to_owned(), n(1)),
+                        (":now".to_owned(), n(now.secs())),
+                    ]),
+                )
+                .await?;
+            if let Some(it) = live {
+                return item::counter_from(key, &it);
+            }
+            let fresh = self
+                .update_counter(
+                    item::counter_key(key),
+                    "SET #c = :one, #e = :end, #ttl = :end, #t = :type",
+                    "attribute_not_exists(#pk) OR #e <= :now",
+                    &[
+                        ("#pk", item::PK),
+                        ("#c", item::COUNT),
+                        ("#e", item::EXPIRES),
+                        ("#ttl", item::TTL),
+                        ("#t", item::TYPE),
+                    ],
+                    HashMap::from([
+                        (":one".to_owned(), n(1)),
+                        (":now".to_owned(), n(now.secs())),
+                        (":end".to_owned(), n(window_end.secs())),
+                        (":type".to_owned(), s(item::TYPE_COUNTER)),
+                    ]),
+                )
+                .await?;
+            if let Some(it) = fresh {
+                return item::counter_from(key, &it);
+            }
+        }
+        Err(unavailable("dynamodb UpdateItem: counter kept changing"))
+    }
+
+    async fn counter(&self, key: &str, now: Timestamp) -> StoreResult<Option<Counter>> {
+        let Some(it) = self.get(item::counter_key(key)).await? else {
+            return Ok(None);
+        };
+        let c = item::counter_from(key, &it)?;
+        Ok((c.expires_at > now).then_some(c))
+    }
+
+    async fn delete_counter(&self, key: &str) -> StoreResult<()> {
+        let _f = self.shared.contention.enter();
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .set_key(Some(item::counter_key(key)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        self.recorded("DeleteItem", out, |e| sdk_error("DeleteItem", e))
+            .map(drop)
+    }
+
+    async fn list_counters(
+        &self,
+        group: &str,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<Counter>> {
+        let (limit, want) = limits(limit);
+        let q = Query {
+            op_index: None,
+            key_condition: "#pk = :pk AND begins_with(#sk, :n)".to_owned(),
+            filter: Some("#e > :now".to_owned()),
+            names: names(&[("#pk", item::PK), ("#sk", item::SK), ("#e", item::EXPIRES)]),
+            values: HashMap::from([
+                (":pk".to_owned(), s(item::counter_pk(group))),
+                (":n".to_owned(), s(item::COUNTER_PREFIX)),
+                (":now".to_owned(), AttributeValue::N(now.secs().to_string())),
+            ]),
+            consistent: true,
+        };
+        let start = after
+            .filter(|a| item::counter_group_of(a) == group)
+            .map(item::counter_key);
+        let items = self.query(&q, start, want, |need| need.max(25)).await?;
+        let more = items.len() > limit;
+        let counters = items
+            .iter()
+            .take(limit)
+            .map(|it| {
+                let name = item::string_attr(item::TYPE_COUNTER, it, item::SK)?;
+                let name = name.strip_prefix(item::COUNTER_PREFIX).unwrap_or(&name);
+                item::counter_from(&format!("{group}/{name}"), it)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if more {
+            counters.last().map(|c| c.key.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            items: counters,
             next,
         })
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::types::{LoginMethod, Session, TotpEnrolment};
-use crate::extract::{ApiJson, SessionToken, TransportCert};
+use crate::extract::{ApiJson, ClientIp, SessionToken, TransportCert};
 use crate::http_error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -104,10 +104,12 @@ pub struct Resent {
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`", body = ErrorBody),
         (status = 423, description = "`locked`: only to someone who gave the right password (L-6)", body = ErrorBody),
+        (status = 429, description = "`throttled`: too many failed logins from this client address (AB-1); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn login<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     TransportCert(certificate): TransportCert,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
@@ -118,8 +120,20 @@ pub async fn login<S: Store + 'static, M: Mailer + 'static>(
         access_key: req.access_key,
         certificate,
     };
+    // SPEC: AB-1 — a blocked address is refused before any password work.
+    st.service().address_gate(&addr).await?;
     // SPEC: L-5 — whatever the core answers goes out unchanged: one status, one body.
-    let out = match st.service().login(req).await? {
+    let step = st.service().login(req).await;
+    if matches!(step, Err(monban_core::Error::LoginFailed)) {
+        // The failure's answer stays `login_failed` even if the counter cannot be written.
+        if let Err(e) = st.service().record_address_failure(&addr).await {
+            tracing::warn!(
+                code = e.code(),
+                "cannot count a failed login for its address"
+            );
+        }
+    }
+    let out = match step? {
         LoginStep::SecondFactor(c) => LoginResponse::SecondFactor {
             challenge: c.token.expose().to_owned(),
             method: c.method.into(),
@@ -141,12 +155,16 @@ pub async fn login<S: Store + 'static, M: Mailer + 'static>(
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`", body = ErrorBody),
         (status = 423, description = "`locked`", body = ErrorBody),
+        (status = 429, description = "`throttled`: this client address is blocked (AB-1); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn verify_otp<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     ApiJson(req): ApiJson<OtpRequest>,
 ) -> Result<Json<Session>, ApiError> {
+    // SPEC: AB-1
+    st.service().address_gate(&addr).await?;
     let s = st
         .service()
         .verify_second_factor(req.challenge.expose(), &req.code)

@@ -4,6 +4,7 @@
 //! convert to and from the core's types, which know nothing of HTTP or utoipa.
 
 pub mod admin;
+pub mod limits;
 pub mod login;
 pub mod me;
 pub mod policy;
@@ -143,6 +144,8 @@ impl Modify for Security {
         support::bind_certificate,
         support::sweep,
         support::audit,
+        limits::list,
+        limits::clear,
         recovery::request_reset,
         recovery::open_link_post,
         recovery::open_link_get,
@@ -265,6 +268,11 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
         )
         .route("/support/sweep", post(support::sweep::<S, M>))
         .route("/support/audit", get(support::audit::<S, M>))
+        .route("/support/limits", get(limits::list::<S, M>))
+        .route(
+            "/support/limits/{address}",
+            axum::routing::delete(limits::clear::<S, M>),
+        )
         .route("/reset", post(recovery::request_reset::<S, M>))
         .route("/reset/open", post(recovery::open_link_post::<S, M>))
         .route("/reset/identity", post(recovery::identity_reset::<S, M>))

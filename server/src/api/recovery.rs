@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::types::Accepted;
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ClientIp};
 use crate::http_error::{ApiError, ErrorBody, OwnBody, request_lang};
 use crate::state::AppState;
 
@@ -115,12 +115,16 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
         (status = 404, description = "`not_enabled`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` only where the policy opts into revealing unknown accounts", body = ErrorBody),
+        (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn request_reset<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // SPEC: AB-1, AB-2 — before anything is looked up, hashed or mailed.
+    st.service().recovery_gate(&addr).await?;
     let req = CoreReset {
         tenant: req.tenant,
         user_id: req.user_id,
@@ -278,12 +282,16 @@ fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str) -> Resp
         (status = 404, description = "`not_enabled`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn identity_reset<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     ApiJson(c): ApiJson<IdentityClaim>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // SPEC: AB-1, AB-2 — before anything is looked up, hashed or mailed.
+    st.service().recovery_gate(&addr).await?;
     let claim = CoreClaim {
         login_id: c.login_id,
         name: c.name,
@@ -303,12 +311,16 @@ pub async fn identity_reset<S: Store + 'static, M: Mailer + 'static>(
         (status = 404, description = "`not_enabled`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn forgot_login_id<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     ApiJson(f): ApiJson<ForgotLoginId>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // SPEC: AB-1, AB-2 — before anything is looked up, hashed or mailed.
+    st.service().recovery_gate(&addr).await?;
     let req = CoreForgot {
         email: f.email,
         name: f.name,
@@ -327,12 +339,16 @@ pub async fn forgot_login_id<S: Store + 'static, M: Mailer + 'static>(
         (status = 404, description = "`not_enabled`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
+        (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn password_notification<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
+    ClientIp(addr): ClientIp,
     ApiJson(n): ApiJson<PasswordNotification>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // SPEC: AB-1, AB-2 — before anything is looked up, hashed or mailed.
+    st.service().recovery_gate(&addr).await?;
     st.service().request_password_notification(&n.email).await?;
     Ok(accepted())
 }

@@ -251,6 +251,9 @@ pub const AUDIT_KINDS: &[&str] = &[
     "authenticator_reset",
     "login_id_notified",
     "logged_out",
+    "throttling_started",
+    "recovery_mail_suppressed",
+    "throttling_cleared",
 ];
 
 fn audit_kind_schema() -> utoipa::openapi::schema::Object {

@@ -30,6 +30,7 @@
 //! for the server and the commands alike.
 
 pub mod files;
+pub mod limits;
 pub mod listen;
 pub mod mail;
 pub mod operator;
@@ -170,6 +171,9 @@ pub enum Command {
     /// old file. Prints a JSON summary, listing the tenants whose access key is re-written only
     /// at its next use (it cannot be computed without the key itself).
     Rekey(operator::RekeyArgs),
+    /// Client addresses blocked by the abuse limits (AB-1, AB-2).
+    #[command(subcommand)]
+    Limits(limits::LimitsCommand),
     /// Read the mail outbox.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -320,6 +324,7 @@ pub fn main() -> ExitCode {
             Command::Audit(a) => operator::audit(a).await,
             Command::Rekey(a) => operator::rekey(a).await,
             Command::Mail(c) => mail::run(c),
+            Command::Limits(c) => limits::run(c).await,
         }
     });
     match outcome {

@@ -38,6 +38,17 @@ pub struct ServeArgs {
     /// verifies client certificates, sets that header and strips it from clients.
     #[arg(long)]
     pub trust_cert_header: bool,
+    /// A proxy in front of this server, by address or CIDR range (repeatable; in the
+    /// environment comma-separated). A request whose peer is one of them counts as coming from
+    /// the right-most `X-Forwarded-For` address that is not a trusted proxy (AB-3). Without it
+    /// the socket's peer is the client and `X-Forwarded-For` is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MONBAN_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<crate::extract::Cidr>,
     /// Seconds to wait for requests in flight after Ctrl-C / SIGTERM before stopping anyway.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub shutdown_grace: u64,
@@ -262,6 +273,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
     let state = AppState::new(service, Some(token.value))
         .trust_cert_header(args.trust_cert_header)
+        .trusted_proxies(args.trusted_proxy.clone())
         .body_timeout(Duration::from_secs(args.body_timeout));
     let app = router(state).layer(middleware::from_fn(crate::api::log_request));
 

@@ -761,7 +761,11 @@ async fn timing_mode(args: &Args) -> Result<()> {
     let mut statuses: [BTreeMap<u16, usize>; 2] = [BTreeMap::new(), BTreeMap::new()];
     for i in 0..warmup + count {
         // Alternate which goes first, so neither always follows the other.
-        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        let order = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for known in order {
             let (path, b) = body(known, i)?;
             let t0 = Instant::now();
