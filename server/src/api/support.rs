@@ -296,7 +296,7 @@ pub async fn create_tenant<S: Store + 'static, M: Mailer + 'static>(
 }
 
 /// A tenant's users.
-#[utoipa::path(get, path = "/support/tenants/{code}/users", tag = "support",
+#[utoipa::path(get, operation_id = "support_list_users", path = "/support/tenants/{code}/users", tag = "support",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ListQuery),
     responses(
@@ -328,7 +328,7 @@ fn user_ref(code: &str, id: &str) -> Result<CoreUserRef, ApiError> {
 }
 
 /// Unlocks any user, admins included.
-#[utoipa::path(post, path = "/support/tenants/{code}/users/{id}/unlock", tag = "support",
+#[utoipa::path(post, operation_id = "support_unlock", path = "/support/tenants/{code}/users/{id}/unlock", tag = "support",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
     responses(
@@ -349,7 +349,7 @@ pub async fn unlock<S: Store + 'static, M: Mailer + 'static>(
 }
 
 /// Re-initializes a user's password: temporary password, forced change, lock cleared (RS-8).
-#[utoipa::path(post, path = "/support/tenants/{code}/users/{id}/reset-password", tag = "support",
+#[utoipa::path(post, operation_id = "support_reset_password", path = "/support/tenants/{code}/users/{id}/reset-password", tag = "support",
     security(("support" = [])),
     params(("code" = String, Path, description = "Tenant code"), ("id" = String, Path, description = "User ID")),
     responses(
