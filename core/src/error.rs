@@ -411,6 +411,9 @@ pub enum Error {
     StoreUnavailable,
     /// Mail could not be sent; state is stored and the operation may be retried.
     MailFailed,
+    /// A paging cursor (`after`) that the service never handed out: malformed, out of range or
+    /// of another listing. Code `invalid_request`: the request could not be read.
+    InvalidCursor,
 }
 
 impl Error {
@@ -456,6 +459,7 @@ impl Error {
             Error::Conflict,
             Error::StoreUnavailable,
             Error::MailFailed,
+            Error::InvalidCursor,
         ]
     }
 
@@ -491,6 +495,7 @@ impl Error {
             Error::Conflict => "conflict",
             Error::StoreUnavailable => "store_unavailable",
             Error::MailFailed => "mail_failed",
+            Error::InvalidCursor => "invalid_request",
         }
     }
 
@@ -645,6 +650,12 @@ impl Error {
             }
             Error::MailFailed if ja => "メールを送信できませんでした。もう一度お試しください。",
             Error::MailFailed => "The mail could not be sent. Please try again.",
+            Error::InvalidCursor if ja => {
+                "ページ位置（after）が正しくありません。前の応答の next をそのまま指定してください。"
+            }
+            Error::InvalidCursor => {
+                "The paging cursor (after) is not valid: pass back the next value of a previous page unchanged."
+            }
         };
         s.to_owned()
     }

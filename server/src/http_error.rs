@@ -13,7 +13,7 @@
 //!
 //! | status | codes | why |
 //! |---|---|---|
-//! | 400 | `invalid_request` | the request could not be read: malformed JSON, wrong types, unknown fields, missing content type, non-UTF-8, a bad path or query parameter |
+//! | 400 | `invalid_request` | the request could not be read: malformed JSON, wrong types, unknown fields, missing content type, non-UTF-8, a bad path or query parameter (also a paging cursor `after` the service never issued, on every store) |
 //! | 401 | `login_failed`, `session_invalid`, `challenge_expired`, `otp_invalid`, `unauthorized` | a credential is missing or wrong (L-5, L-9; `unauthorized`: the support token) |
 //! | 403 | `forbidden`, `support_only`, `password_change_required`, `mail_otp_not_configured` | understood, refused for this actor or account |
 //! | 404 | `not_found`, `not_enabled`, `route_not_found` | no such user; the policy turns the feature off; no such endpoint |
@@ -158,6 +158,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::Conflict => StatusCode::CONFLICT,
         Error::ResetLinkInvalid => StatusCode::GONE,
         Error::ResendLimited => StatusCode::TOO_MANY_REQUESTS,
+        // A paging cursor the service never issued: code `invalid_request` like the other
+        // unreadable query parameters.
+        Error::InvalidCursor => StatusCode::BAD_REQUEST,
         Error::StoreUnavailable | Error::MailFailed => StatusCode::SERVICE_UNAVAILABLE,
         // PolicyInvalid, and any code a newer core adds before this table learns it.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -385,7 +388,11 @@ mod tests {
             .map(ApiError::Core)
             .chain(http.into_iter().map(ApiError::Http))
             .collect();
-        assert_eq!(all.len(), ERROR_CODES.len());
+        // Error::InvalidCursor shares `invalid_request` with HttpProblem::InvalidRequest.
+        let mut codes: Vec<&str> = all.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ERROR_CODES.len());
         for e in &all {
             let listed = ERROR_CODES.iter().find(|(c, _)| *c == e.code());
             assert_eq!(

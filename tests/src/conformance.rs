@@ -69,6 +69,7 @@ macro_rules! __store_conformance {
             cert_owner_round_trips,
             audit_round_trips_with_filters,
             audit_pages_are_complete_and_stable,
+            audit_cursors_the_store_never_issued_are_bad_cursors,
             stale_put_conflicts_for_every_kind,
             create_over_existing_conflicts_for_every_kind,
             delete_with_wrong_version_conflicts,
@@ -435,6 +436,27 @@ pub async fn audit_round_trips_with_filters<S: Store + 'static>(store: S) {
 
 /// Audit paging returns every event once, in order, whatever the page size, and events
 /// appended while paging show up at the end.
+pub async fn audit_cursors_the_store_never_issued_are_bad_cursors<S: Store + 'static>(store: S) {
+    // Issue 11: a malformed `after` is the caller's mistake (BadCursor → 400), not a store
+    // fault (Unavailable → 503).
+    assert_eq!(store.append_audit(vec![event(0)]).await, Ok(()));
+    for bad in ["abc", "99999999999999999999", "-1"] {
+        for filter in [
+            AuditFilter::default(),
+            AuditFilter {
+                tenant: Some("123456789".into()),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(
+                store.audit(&filter, Some(bad), 10).await,
+                Err(StoreError::BadCursor),
+                "{bad}"
+            );
+        }
+    }
+}
+
 pub async fn audit_pages_are_complete_and_stable<S: Store + 'static>(store: S) {
     // SPEC: A-1
     let events: Vec<AuditEvent> = (0..25).map(event).collect();

@@ -20,6 +20,25 @@ pub(super) fn store_err(e: StoreError) -> Error {
     match e {
         StoreError::Conflict => Error::Conflict,
         StoreError::Unavailable(_) => Error::StoreUnavailable,
+        StoreError::BadCursor => Error::InvalidCursor,
+    }
+}
+
+/// A paging cursor as the client hands it back. Its form is the store's (a user ID for user
+/// lists; the store's own for audit pages, which the store checks and answers
+/// [`StoreError::BadCursor`] for), but every store's cursors are non-empty printable text of
+/// at most [`MAX_INPUT`] characters: anything else is refused before the store sees it.
+pub(super) fn checked_cursor(after: Option<&str>) -> Result<Option<&str>> {
+    match after {
+        None => Ok(None),
+        Some(a)
+            if a.is_empty()
+                || a.chars().count() > MAX_INPUT
+                || a.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            Err(Error::InvalidCursor)
+        }
+        Some(a) => Ok(Some(a)),
     }
 }
 

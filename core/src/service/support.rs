@@ -1,6 +1,6 @@
 //! Support staff's work on tenants and users, and the audit log.
 
-use super::common::{bounded, store_err};
+use super::common::{bounded, checked_cursor, store_err};
 use super::{AuthService, MAX_ATTEMPTS, UserView};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::cert::ClientCert;
@@ -146,7 +146,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             Permission::ReadAudit,
         )?;
         self.store
-            .audit(filter, after, limit.clamp(1, 1000))
+            .audit(filter, checked_cursor(after)?, limit.clamp(1, 1000))
             .await
             .map_err(store_err)
     }

@@ -1086,7 +1086,7 @@ impl Store for DynamoStore {
         if let Some(a) = after
             && !a.starts_with(item::AUDIT_PREFIX)
         {
-            return Err(unavailable("not an audit cursor"));
+            return Err(StoreError::BadCursor);
         }
         let (limit, want) = limits(limit);
         let mut names = HashMap::new();
