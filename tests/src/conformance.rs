@@ -35,7 +35,7 @@ use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
 use monban_core::model::{
     AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    PendingLogin, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
+    PendingLogin, PendingPassword, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
 };
 use monban_core::normalize::email_key;
 use monban_core::ports::{Store, StoreError};
@@ -162,10 +162,17 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
             sends: vec![T0, T0.plus_secs(30)],
             started_at: T0,
             enrol: Some(SecretBytes::new(vec![7; 20])),
+            via_temporary: Some(Digest::of(b"temp")),
         }),
         pending_reset: Some(PendingReset {
             nonce: Digest::of(b"reset"),
             expires_at: T0.plus_secs(1800),
+        }),
+        pending_password: Some(PendingPassword {
+            phc: "$argon2id$pending".into(),
+            check: Digest::of(b"pending"),
+            issued_at: T0,
+            until: T0.plus_days(7),
         }),
         certificates: vec![CertBinding {
             key: format!("sha256:{}", "ab".repeat(32)),
@@ -186,6 +193,7 @@ fn user(tenant: &str, user_id: &str) -> User {
         family_name: None,
         pending_login: None,
         pending_reset: None,
+        pending_password: None,
         certificates: Vec::new(),
         ..full_user(tenant, user_id)
     }

@@ -237,9 +237,32 @@ async fn password_notification_mails_a_temporary_password() {
     assert!(!m.body.contains(TARO_PW));
     assert!(notified.len() >= 8 && notified.len() <= 20);
     assert!(notified.bytes().all(|b| b.is_ascii_alphanumeric()));
-    // AND the old password and sessions are void (RS-9)
+    // AND (RS-10; this test used to expect the old password and sessions void at once, which
+    // let anyone who knows the address take the password away) the current password and
+    // session keep working, and a login with the current password voids the temporary one
+    h.svc.whoami(s.token.expose()).await.unwrap();
+    let current = h
+        .session(with_cert(&cert(0x11), Some(TARO), Some(TARO_PW)))
+        .await;
+    assert_eq!(current.must_change_password, None);
     assert_eq!(
-        code(h.svc.whoami(s.token.expose()).await),
+        code(
+            h.svc
+                .login(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
+                .await
+        ),
+        "login_failed"
+    );
+    // WHEN Taro asks again and signs in with the new temporary password
+    h.svc.request_password_notification(TARO).await.unwrap();
+    let notified = extract_secret(&h.last_mail_of(TARO, MailKind::TemporaryPassword)).unwrap();
+    let s = h
+        .session(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
+        .await;
+    // THEN the reset completes: forced change (PW-4), old password and sessions void (RS-9)
+    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
+    assert_eq!(
+        code(h.svc.whoami(current.token.expose()).await),
         "session_invalid"
     );
     assert_eq!(
@@ -250,11 +273,6 @@ async fn password_notification_mails_a_temporary_password() {
         ),
         "login_failed"
     );
-    // AND the temporary password signs in for a forced change (PW-4)
-    let s = h
-        .session(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
-        .await;
-    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
     h.forced_change(&s, &secret("Kx7mQ2vZp8")).await;
 
     // WHEN an unknown address asks (RS-3)

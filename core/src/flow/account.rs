@@ -315,6 +315,7 @@ fn new_user_record(
         last_login_at: None,
         pending_login: None,
         pending_reset: None,
+        pending_password: None,
         certificates: Vec::new(),
         password_protect: false,
         lang: p.lang,

@@ -2,7 +2,7 @@
 //! notification, as pure steps. Each request step returns `Decision<bool>`: `false` means
 //! "answer as for an unknown account" (RS-3), so the service gives one answer for both.
 
-use super::{Ctx, Decision, install_temporary, lang_for, mail_to, put_user};
+use super::{Ctx, Decision, issue_beside, lang_for, mail_to, put_user};
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::Error;
 use crate::mail::MailContent;
@@ -87,7 +87,8 @@ pub fn request_link(
         .write(put_user(user))
 }
 
-/// RS-1: opening the link issues a temporary password (mailed separately) and kills the link.
+/// RS-1: the link's button (a POST; opening the link changes nothing) issues a temporary
+/// password (mailed separately) beside the current one (RS-10) and kills the link.
 /// `temp` / `phc` are the fresh temporary password and its hash.
 pub fn open_link(
     ctx: &Ctx<'_>,
@@ -104,7 +105,7 @@ pub fn open_link(
     let Some(to) = user.email.clone().filter(|_| live) else {
         return Decision::err(Error::ResetLinkInvalid);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(())
         .audit(completed(ctx, &user, "link"))
@@ -170,7 +171,7 @@ pub fn identity_reset(
         );
         return Decision::ok(false).audit(ev);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
         .audit(completed(ctx, &user, "identity"))
@@ -232,7 +233,7 @@ pub fn notify_password(
     let Some(to) = user.email.clone() else {
         return Decision::ok(false);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
         .audit(requested(ctx, &user, "notification"))
