@@ -377,6 +377,8 @@ pub enum Error {
     UserIdTaken,
     /// A tenant with that code exists.
     TenantExists,
+    /// L-8: the certificate is bound to another account; re-binding it needs `replace` (LC-4).
+    CertificateTaken,
     /// shipping users cannot be created in a non-logistics tenant.
     ShippingNotAllowed,
     /// the actor's role lacks the permission.
@@ -441,6 +443,7 @@ impl Error {
             Error::EmailRequiredForMailOtp,
             Error::UserIdTaken,
             Error::TenantExists,
+            Error::CertificateTaken,
             Error::ShippingNotAllowed,
             Error::Forbidden,
             Error::SupportOnly,
@@ -481,6 +484,7 @@ impl Error {
             Error::EmailRequiredForMailOtp => "email_required_for_mail_otp",
             Error::UserIdTaken => "user_id_taken",
             Error::TenantExists => "tenant_exists",
+            Error::CertificateTaken => "certificate_taken",
             Error::ShippingNotAllowed => "shipping_not_allowed",
             Error::Forbidden => "forbidden",
             Error::SupportOnly => "support_only",
@@ -615,6 +619,12 @@ impl Error {
             Error::UserIdTaken => "That user ID is already in use.",
             Error::TenantExists if ja => "その加盟店コードは既に登録されています。",
             Error::TenantExists => "A tenant with that code already exists.",
+            Error::CertificateTaken if ja => {
+                "この電子証明書は既に別のユーザに設定されています。付け替える場合は置き換えを指定してください。"
+            }
+            Error::CertificateTaken => {
+                "This certificate is bound to another account. To move it, ask to replace the holder."
+            }
             Error::ShippingNotAllowed if ja => "非物流加盟店では「出荷」ユーザは作成できません。",
             Error::ShippingNotAllowed => {
                 "Shipping users cannot be created for a tenant without logistics."

@@ -18,7 +18,7 @@
 //! | 403 | `forbidden`, `support_only`, `password_change_required`, `mail_otp_not_configured` | understood, refused for this actor or account |
 //! | 404 | `not_found`, `not_enabled`, `route_not_found` | no such user; the policy turns the feature off; no such endpoint |
 //! | 405 | `method_not_allowed` | |
-//! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `conflict` | clashes with stored state (E-1, E-2, T-4); `conflict` may be retried |
+//! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `certificate_taken`, `conflict` | clashes with stored state (E-1, E-2, T-4, L-8: a certificate another account holds, without `replace`); `conflict` may be retried |
 //! | 410 | `reset_link_invalid` | the one-time link is used, superseded or expired (RS-1) |
 //! | 413 | `payload_too_large` | body over 64 KiB |
 //! | 422 | `invalid_input`, `password_mismatch`, `password_rejected`, `current_password_wrong`, `email_required_for_mail_otp`, `shipping_not_allowed`, `field_not_editable`, `reset_input_invalid` | the request was read, and the rules refuse what it says (PW-1, PW-2, E-6, R-3, T-4, RS-3 opt-in) |
@@ -155,6 +155,7 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::SameAsAdminTaken
         | Error::UserIdTaken
         | Error::TenantExists
+        | Error::CertificateTaken
         | Error::Conflict => StatusCode::CONFLICT,
         Error::ResetLinkInvalid => StatusCode::GONE,
         Error::ResendLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -274,6 +275,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("same_as_admin_taken", 409),
     ("user_id_taken", 409),
     ("tenant_exists", 409),
+    ("certificate_taken", 409),
     ("conflict", 409),
     ("reset_link_invalid", 410),
     ("payload_too_large", 413),

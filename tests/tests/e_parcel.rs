@@ -521,3 +521,85 @@ async fn deleting_a_user_frees_its_id_and_certificate() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_certificate_another_account_holds_is_refused_unless_replaced() {
+    // SPEC: L-8, LC-4
+    // GIVEN the admin (certificate 0xa0) and Taro (certificate 0x11, its own password)
+    let svc = Service::start().await;
+    let h = &svc.h;
+    svc.taro().await;
+    let taro = UserRef::new(TENANT, TARO);
+    let admin_key = cert(0xa0).key().unwrap();
+    // WHEN support binds the admin's certificate to Taro without `replace`
+    let r = h
+        .svc
+        .support_bind_certificate(&taro, &cert(0xa0), false)
+        .await;
+    // THEN it is refused: the certificate is taken (issue 11: it was 204 and moved silently)
+    assert_eq!(code(r), "certificate_taken");
+    assert_eq!(
+        h.view(TENANT, TENANT).await.unwrap().certificates,
+        vec![admin_key.clone()]
+    );
+    assert_eq!(
+        h.view(TENANT, TARO).await.unwrap().certificates,
+        vec![cert(0x11).key().unwrap()]
+    );
+    // AND the admin's certificate with Taro's credentials is no way in as Taro
+    assert_eq!(
+        code(
+            h.svc
+                .login(with_cert(&cert(0xa0), Some(TARO), Some(TARO_PW)))
+                .await
+        ),
+        "login_failed"
+    );
+    // WHEN support re-binds it with `replace` (LC-4)
+    h.svc
+        .support_bind_certificate(&taro, &cert(0xa0), true)
+        .await
+        .unwrap();
+    // THEN the old holder lost it in the same write, and it signs in as Taro only
+    assert!(
+        h.view(TENANT, TENANT)
+            .await
+            .unwrap()
+            .certificates
+            .is_empty()
+    );
+    assert_eq!(
+        h.view(TENANT, TARO).await.unwrap().certificates,
+        vec![admin_key]
+    );
+    let s = h.session(with_cert(&cert(0xa0), None, None)).await;
+    assert_eq!(s.claims.user_id, TARO);
+}
+
+#[tokio::test]
+async fn a_certificate_owner_record_the_user_does_not_list_logs_nobody_in() {
+    // SPEC: L-8 — defence in depth: the owner record and the user's own list must agree.
+    let svc = Service::start().await;
+    let h = &svc.h;
+    svc.taro().await;
+    // GIVEN an owner record naming Taro for a certificate Taro's record does not list
+    use monban_core::model::{CertOwner, Write};
+    use monban_core::ports::Store;
+    h.svc
+        .store()
+        .commit(vec![Write::PutCertOwner(CertOwner {
+            key: cert(0x77).key().unwrap(),
+            owner: UserRef::new(TENANT, TARO),
+            version: 0,
+        })])
+        .await
+        .unwrap();
+    // WHEN that certificate is presented alone, or with Taro's credentials
+    for req in [
+        with_cert(&cert(0x77), None, None),
+        with_cert(&cert(0x77), Some(TARO), Some(TARO_PW)),
+    ] {
+        // THEN nobody is signed in
+        assert_eq!(code(h.svc.login(req).await), "login_failed");
+    }
+}

@@ -1051,15 +1051,18 @@ pub fn change_admin_email(
         .write(put_user(admin))
 }
 
-/// L-8, LC-4 (support): binds a certificate to `user`. With `replace`, the user's other
-/// certificates are unbound (re-binding to a new person in charge: the old one stops working).
-/// `existing` is the current owner of the key, `previous` the owner records of the user's
-/// current certificates.
+/// L-8, LC-4 (support): binds a certificate to `user`. A certificate another account holds
+/// is refused (`certificate_taken`) unless `replace`; with `replace` it moves, and its holder
+/// (`holder`, loaded with its version) loses it in the same atomic write, its sessions ending.
+/// With `replace` the user's other certificates are unbound too (re-binding to a new person in
+/// charge: the old one stops working). `existing` is the current owner of the key, `previous`
+/// the owner records of the user's current certificates.
 pub fn bind_certificate(
     ctx: &Ctx<'_>,
     mut user: User,
     binding: CertBinding,
     existing: Option<&CertOwner>,
+    holder: Option<User>,
     previous: &[CertOwner],
     replace: bool,
 ) -> Decision<()> {
@@ -1068,9 +1071,23 @@ pub fn bind_certificate(
     }
     let r = user.user_ref();
     let mut writes = Vec::new();
+    let mut events = Vec::new();
     match existing {
         Some(o) if o.owner != r => {
-            // The certificate moves to this user: the previous holder loses it.
+            if !replace {
+                return Decision::err(Error::CertificateTaken);
+            }
+            // The certificate moves to this user: the previous holder loses it, in this write.
+            if let Some(mut h) = holder.filter(|h| h.user_ref() == o.owner) {
+                h.certificates.retain(|c| c.key != binding.key);
+                // LC-4: the old certificate stops working, sessions made with it too.
+                h.credential_version = h.credential_version.saturating_add(1);
+                events.push(
+                    audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &o.owner)
+                        .with_detail("unbound: re-bound to another account"),
+                );
+                writes.push(put_user(h));
+            }
             writes.push(Write::DeleteCertOwner {
                 key: o.key.clone(),
                 expect: o.version,
@@ -1090,12 +1107,14 @@ pub fn bind_certificate(
     }
     // Deleting and re-creating one key in one batch is not expressible; collapse to an update.
     if let [
+        ..,
         Write::DeleteCertOwner { expect, .. },
         Write::PutCertOwner(rec),
     ] = writes.as_mut_slice()
     {
         rec.version = *expect;
-        writes.remove(0);
+        let at = writes.len() - 2;
+        writes.remove(at);
     }
     if replace {
         for p in previous
@@ -1115,8 +1134,10 @@ pub fn bind_certificate(
     user.certificates.push(binding);
     let ev = audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &r)
         .with_detail(if replace { "re-bound" } else { "bound" });
-    Decision::ok(())
+    let mut d = Decision::ok(())
         .writes(writes)
         .audit(ev)
-        .write(put_user(user))
+        .write(put_user(user));
+    d.audit.extend(events);
+    d
 }

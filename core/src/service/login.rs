@@ -75,7 +75,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             Some(r) => self
                 .tenant_and_user(r)
                 .await?
-                .filter(|(_, u)| self.is_live(now, u)),
+                .filter(|(_, u)| self.is_live(now, u))
+                // L-8, defence in depth: the owner record and the user's own list must agree.
+                .filter(|(_, u)| {
+                    cert_key
+                        .as_deref()
+                        .is_none_or(|k| u.certificates.iter().any(|c| c.key == k))
+                }),
             None => None,
         };
         let Some((tenant, mut user)) = found else {
