@@ -364,35 +364,51 @@ async fn the_kuroneko_manual_over_http() {
     clerk.expect(200);
     let clerk = clerk.json["token"].as_str().unwrap().to_owned();
 
-    // L-2: switching to an authenticator app
-    let en = h.call("POST", "/me/totp", None, Some(&clerk)).await;
-    en.expect(200);
-    assert!(en.json["uri"].as_str().unwrap().starts_with("otpauth://"));
-    let secret = SecretBytes::new(base32_decode(en.json["secret_base32"].as_str().unwrap()));
+    // SPEC: L-2 — in Kuroneko a general user cannot pick its method itself (issue 11: this was
+    // 200); the admin sets it, and the user enrols the authenticator at its next login.
+    h.call("POST", "/me/totp", None, Some(&clerk))
+        .await
+        .expect_error(403, "forbidden");
+    h.call(
+        "POST",
+        "/me/totp/confirm",
+        Some(json!({"code": "123456"})),
+        Some(&clerk),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    h.call(
+        "PATCH",
+        "/admin/users/clerk01",
+        Some(json!({"login_method": "totp"})),
+        Some(&admin),
+    )
+    .await
+    .expect(200);
+    let a = h
+        .call(
+            "POST",
+            "/login",
+            Some(json!({"tenant": TENANT, "identifier": "clerk01", "password": "Yamada2025hana", "access_key": ACCESS_KEY})),
+            None,
+        )
+        .await;
+    a.expect(200);
+    assert_eq!(a.json["method"], "totp");
+    let en = &a.json["enrolment"];
+    assert!(en["uri"].as_str().unwrap().starts_with("otpauth://"));
+    let secret = SecretBytes::new(base32_decode(en["secret_base32"].as_str().unwrap()));
     let step = totp::step_at(Timestamp(1_800_000_000), &h.policy.otp).unwrap();
-    let valid: Vec<String> = (step - 1..=step + 1)
-        .map(|s| totp::code_at_step(&secret, s, &h.policy.otp))
-        .collect();
-    let wrong = ["000000", "111111", "222222", "333333"]
-        .into_iter()
-        .find(|c| !valid.iter().any(|v| v == c))
-        .unwrap();
-    h.call(
-        "POST",
-        "/me/totp/confirm",
-        Some(json!({"code": wrong})),
-        Some(&clerk),
-    )
-    .await
-    .expect_error(401, "otp_invalid");
-    h.call(
-        "POST",
-        "/me/totp/confirm",
-        Some(json!({"code": valid[1]})),
-        Some(&clerk),
-    )
-    .await
-    .expect(204);
+    let s = h
+        .call(
+            "POST",
+            "/login/otp",
+            Some(json!({"challenge": a.json["challenge"], "code": totp::code_at_step(&secret, step, &h.policy.otp)})),
+            None,
+        )
+        .await;
+    s.expect(200);
+    let clerk = s.json["token"].as_str().unwrap().to_owned();
     let me = h.call("GET", "/me", None, Some(&clerk)).await;
     assert_eq!(me.json["login_method"], "totp");
     assert_eq!(me.json["totp_enrolled"], true);

@@ -2254,7 +2254,8 @@ async fn authenticator_app_login() {
         .verify_second_factor(ch.token.expose(), &previous)
         .await
         .unwrap();
-    // AND the user can go back to mail OTP itself, since it has an address (P-3)
+    // AND the user cannot change its method itself (L-2: in Kuroneko the admin sets it; this
+    // test used to let it go back to mail OTP itself)
     let s = {
         h.advance_secs(30);
         let ch = h.challenge(shop.req("User1", USER_PW)).await;
@@ -2264,10 +2265,23 @@ async fn authenticator_app_login() {
             .await
             .unwrap()
     };
-    h.svc
+    let r = h
+        .svc
         .edit_self(
             s.token.expose(),
             &SelfEdit {
+                login_method: Some(LoginMethod::MailOtp),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(code(r), "forbidden");
+    // AND the admin sets it back to mail OTP, since the user has an address
+    h.svc
+        .admin_edit_user(
+            shop.admin.token.expose(),
+            "User1",
+            &UserEdit {
                 login_method: Some(LoginMethod::MailOtp),
                 ..Default::default()
             },
@@ -2290,10 +2304,56 @@ async fn authenticator_app_login() {
 }
 
 #[tokio::test]
-async fn a_user_adds_an_authenticator_itself() {
-    // SPEC: L-2, P-3, A-1
-    // GIVEN User1 signed in with mail OTP
+async fn a_kuroneko_general_or_shipping_user_cannot_choose_its_own_method() {
+    // SPEC: L-2 — in Kuroneko the admin sets the method of general and shipping users (issue
+    // 11: POST /me/totp answered 200 for a general user).
     let shop = Shop::open().await;
+    let h = &shop.h;
+    let s = shop.general("User1", "黒田 猫太", "kuroda@a.com").await;
+    // WHEN the user starts adding an authenticator, or confirms one, or picks a method
+    assert_eq!(code(h.svc.begin_totp(s.token.expose()).await), "forbidden");
+    assert_eq!(
+        code(
+            h.svc
+                .confirm_totp(s.token.expose(), &secret("123456"))
+                .await
+        ),
+        "forbidden"
+    );
+    let r = h
+        .svc
+        .edit_self(
+            s.token.expose(),
+            &SelfEdit {
+                login_method: Some(LoginMethod::MailOtp),
+                ..Default::default()
+            },
+        )
+        .await;
+    // THEN it is refused and nothing changed
+    assert_eq!(code(r), "forbidden");
+    let v = h.view("999999999", "User1").await.unwrap();
+    assert_eq!(v.login_method, LoginMethod::MailOtp);
+    assert!(!v.totp_enrolled);
+    // AND the policy says so, per role
+    assert!(!h.policy.can(Role::General, Permission::ChooseLoginMethod));
+    assert!(!h.policy.can(Role::Shipping, Permission::ChooseLoginMethod));
+    assert!(Policy::nist().can(Role::General, Permission::ChooseLoginMethod));
+}
+
+#[tokio::test]
+async fn a_user_adds_an_authenticator_itself_where_the_policy_lets_it() {
+    // SPEC: L-2, P-3, A-1
+    // GIVEN a policy granting general users the choice of their method (as the secure
+    // default does), and User1 signed in with mail OTP
+    let mut policy = Policy::kuroneko();
+    policy
+        .roles
+        .grants
+        .entry(Role::General)
+        .or_default()
+        .insert(Permission::ChooseLoginMethod);
+    let shop = Shop::open_with(policy).await;
     let h = &shop.h;
     let s = shop.general("User1", "黒田 猫太", "kuroda@a.com").await;
     let tok = s.token.expose();

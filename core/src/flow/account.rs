@@ -778,6 +778,8 @@ fn edit_self_inner(
         user.password_protect = pp;
     }
     if let Some(m) = edit.login_method {
+        // L-2: whether a user picks its own method is a policy value.
+        require(ctx, user.role, Permission::ChooseLoginMethod)?;
         if m == LoginMethod::Totp && user.totp.is_none() {
             return Err(Error::invalid(Field::Code, InputProblem::Missing));
         }
