@@ -685,3 +685,52 @@ async fn same_as_admin_is_allowed_once() {
     .await
     .expect_error(403, "support_only");
 }
+
+#[tokio::test]
+async fn an_admin_sharing_its_address_cannot_rename_itself_out_of_the_exception() {
+    // SPEC: E-7, E-3 — issue 11: PATCH /me {"name"} answered 200 and left one address shared
+    // by two different names.
+    let h = Harness::kuroneko();
+    let admin = h.admin_session().await;
+    // GIVEN a second tenant with the same contract number (first 7 digits) whose admin has
+    // the same name and address (E-3)
+    h.support(
+        "POST",
+        "/support/tenants",
+        Some(json!({
+            "code": "123456788",
+            "name": "黒猫堂 二号店",
+            "admin": {"name": "黒猫太郎", "email": ADMIN_MAIL}
+        })),
+    )
+    .await
+    .expect(201);
+    // WHEN the first admin renames itself
+    let a = h
+        .call(
+            "PATCH",
+            "/me",
+            Some(json!({"name": "白猫次郎"})),
+            Some(&admin),
+        )
+        .await;
+    // THEN it is refused with E-1's message, and nothing changed
+    a.expect_error(409, "email_taken");
+    assert!(
+        a.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("既に別のユーザに設定されています")
+    );
+    let me = h.call("GET", "/me", None, Some(&admin)).await;
+    assert_eq!(me.json["name"], "黒猫太郎");
+    // AND a change that keeps the exception (the same name, P-5 spacing) and other fields pass
+    h.call(
+        "PATCH",
+        "/me",
+        Some(json!({"name": "黒猫太郎", "phone": "03-1111-2222"})),
+        Some(&admin),
+    )
+    .await
+    .expect(200);
+}

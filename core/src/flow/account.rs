@@ -227,6 +227,17 @@ fn email_moves(
     let old_key = old_email.map(email_key);
     let new_key = user.email.as_deref().map(email_key);
     if old_key == new_key {
+        // E-7: the address stays, but the user's name, role or same-as-admin flag may have
+        // changed: a shared address must still be inside its exception (E-2..E-4), else the
+        // change is refused with E-1's message.
+        if new_key.is_some() {
+            check_share(
+                &ctx.policy.email,
+                &owner_info(tenant, user),
+                &st.new_owner_infos,
+            )
+            .map_err(|_| Error::EmailTaken)?;
+        }
         return Ok(Vec::new());
     }
     let r = user.user_ref();

@@ -186,7 +186,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
     }
 
-    /// E-state for a user moving from `old` to `new` address.
+    /// E-state for a user moving from `old` to `new` address. When the address stays, `new`
+    /// holds its owners (E-7: an edit of name, role or same-as-admin flag must keep a shared
+    /// address inside its exception).
     pub(super) async fn email_state(
         &self,
         old: Option<&str>,
@@ -194,7 +196,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     ) -> Result<EmailState> {
         let (old_k, new_k) = (old.map(email_key), new.map(email_key));
         if old_k == new_k {
-            return Ok(EmailState::default());
+            let Some(k) = &new_k else {
+                return Ok(EmailState::default());
+            };
+            let rec = self.store.email_owners(k).await.map_err(store_err)?;
+            let infos = self.owner_infos(rec.as_ref()).await?;
+            return Ok(EmailState {
+                old: None,
+                new: rec,
+                new_owner_infos: infos,
+            });
         }
         let old = match &old_k {
             Some(k) => self.store.email_owners(k).await.map_err(store_err)?,
