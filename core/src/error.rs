@@ -129,6 +129,9 @@ pub enum InputProblem {
     Format,
     /// Contains control characters.
     ControlCharacter,
+    /// T-5: where the user ID is the e-mail address (e-Parcel) the two are one field: the
+    /// address given differs from the ID.
+    NotTheUserId,
 }
 
 /// Character classes a password policy may require (PW-1).
@@ -541,6 +544,16 @@ impl Error {
                     }
                     (InputProblem::ControlCharacter, false) => {
                         format!("The {label} contains a control character.")
+                    }
+                    (InputProblem::NotTheUserId, true) => {
+                        format!(
+                            "{label}はユーザIDと同じ値を入力してください（IDはメールアドレスです）。"
+                        )
+                    }
+                    (InputProblem::NotTheUserId, false) => {
+                        format!(
+                            "The {label} must be the user ID itself (the ID is the e-mail address)."
+                        )
                     }
                 };
             }

@@ -603,3 +603,52 @@ async fn a_certificate_owner_record_the_user_does_not_list_logs_nobody_in() {
         assert_eq!(code(h.svc.login(req).await), "login_failed");
     }
 }
+
+#[tokio::test]
+async fn the_id_and_the_address_are_one_field() {
+    // SPEC: T-5, RS-6 — issue 11: a user could be created with an ID other than its address,
+    // and the password notification, looking the user up by address, then mailed nothing.
+    let svc = Service::start().await;
+    let h = &svc.h;
+    let atok = svc.admin.token.expose();
+    // WHEN a user is created whose ID and address differ
+    let mut odd = person("hanako@example.com", "Hanako", "Sato");
+    odd.profile.email = Some("someone-else@example.com".into());
+    let e = err(h.svc.admin_create_user(atok, &odd).await);
+    // THEN it is refused, naming the field
+    assert_eq!(e.code(), "invalid_input");
+    assert!(matches!(
+        e,
+        Error::InvalidInput {
+            field: Field::Email,
+            ..
+        }
+    ));
+    assert!(h.view(TENANT, "hanako@example.com").await.is_none());
+    // WHEN the address is left out
+    let mut bare = person("hanako@example.com", "Hanako", "Sato");
+    bare.profile.email = None;
+    h.svc.admin_create_user(atok, &bare).await.unwrap();
+    // THEN the ID is the address
+    let v = h.view(TENANT, "hanako@example.com").await.unwrap();
+    assert_eq!(v.email.as_deref(), Some("hanako@example.com"));
+    // AND asking for the password with the ID mails it a temporary password
+    h.svc
+        .request_password_notification("hanako@example.com")
+        .await
+        .unwrap();
+    h.last_mail_of("hanako@example.com", MailKind::TemporaryPassword);
+    // AND the admin cannot change the address alone: it is the ID (T-4, T-5)
+    let e = err(h
+        .svc
+        .admin_edit_user(
+            atok,
+            "hanako@example.com",
+            &monban_core::flow::account::UserEdit {
+                email: Some("hanako.sato@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await);
+    assert_eq!(e.code(), "field_not_editable");
+}

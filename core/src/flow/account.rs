@@ -526,6 +526,20 @@ fn create_user_inner(
         return Err(Error::ShippingNotAllowed);
     }
     let mut profile = input.profile.clone();
+    if ctx.policy.login.user_id == UserIdRule::Email {
+        // T-5 (e-Parcel): ID and address are one field. The address is the ID as entered; one
+        // given besides must be the same address (compared case-insensitively, P-2).
+        match profile
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            None => profile.email = Some(input.user_id.trim().to_owned()),
+            Some(e) if email_key(e) == email_key(&input.user_id) => {}
+            Some(_) => return Err(Error::invalid(Field::Email, InputProblem::NotTheUserId)),
+        }
+    }
     if input.same_as_admin {
         if !ctx.policy.email.same_as_admin || input.role != Role::General {
             return Err(Error::Forbidden);
@@ -632,6 +646,17 @@ fn edit_user_inner(
     if edit.user_id.as_ref().is_some_and(|id| *id != user.user_id) {
         return Err(Error::FieldNotEditable {
             field: Field::UserId,
+        });
+    }
+    // T-5 (e-Parcel): the address is the user ID, and a user ID never changes (T-4, it keys
+    // the record, its sessions and its audit trail): an address change is refused here
+    // (decided; the user is deleted and created again under the new address instead).
+    if ctx.policy.login.user_id == UserIdRule::Email
+        && empty_to_none(&edit.email)
+            .is_some_and(|e| e.as_deref().map(email_key) != user.email.as_deref().map(email_key))
+    {
+        return Err(Error::FieldNotEditable {
+            field: Field::Email,
         });
     }
     let actor = Actor::user(&admin.user_ref());
