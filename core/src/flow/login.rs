@@ -193,9 +193,11 @@ pub fn first_factor(
         user.password.phc = phc.clone();
     }
     if pol.login.second_factor == SecondFactor::Off {
-        settle_temporary(ctx, &mut user, check.via_temporary.is_some());
+        let completed = settle_temporary(ctx, &mut user, check.via_temporary.is_some());
         let s = complete(ctx, &mut user);
-        return Decision::ok(LoginStep::Session(s))
+        let mut d = Decision::ok(LoginStep::Session(s));
+        d.audit.extend(completed);
+        return d
             .audit(event(ctx, AuditKind::LoginSucceeded, &user))
             .write(put_user(user));
     }
@@ -205,11 +207,13 @@ pub fn first_factor(
 /// RS-10 at the end of a successful login: with the waiting temporary password, the reset
 /// completes (it becomes the current password, to be changed at once); with the current
 /// password, the waiting temporary password is voided.
-fn settle_temporary(ctx: &Ctx<'_>, user: &mut User, via_temporary: bool) {
+fn settle_temporary(ctx: &Ctx<'_>, user: &mut User, via_temporary: bool) -> Option<AuditEvent> {
     if via_temporary {
         super::promote_pending(ctx, user);
+        Some(event(ctx, AuditKind::ResetCompleted, user).with_detail("temporary password used"))
     } else {
         user.pending_password = None;
+        None
     }
 }
 
@@ -390,11 +394,11 @@ pub fn second_factor(
             return Decision::err(Error::ChallengeExpired).write(put_user(user));
         }
     }
-    settle_temporary(ctx, &mut user, pending.via_temporary.is_some());
+    let completed = settle_temporary(ctx, &mut user, pending.via_temporary.is_some());
     let s = complete(ctx, &mut user);
-    Decision::ok(s)
-        .audit(event(ctx, AuditKind::OtpVerified, &user))
-        .audit(event(ctx, AuditKind::LoginSucceeded, &user))
+    let mut d = Decision::ok(s).audit(event(ctx, AuditKind::OtpVerified, &user));
+    d.audit.extend(completed);
+    d.audit(event(ctx, AuditKind::LoginSucceeded, &user))
         .write(put_user(user))
 }
 

@@ -22,16 +22,6 @@ fn requested(ctx: &Ctx<'_>, user: &User, detail: &str) -> AuditEvent {
     .with_detail(detail)
 }
 
-fn completed(ctx: &Ctx<'_>, user: &User, detail: &str) -> AuditEvent {
-    AuditEvent::success(
-        ctx.now,
-        AuditKind::ResetCompleted,
-        Actor::Anonymous,
-        Some(&user.user_ref()),
-    )
-    .with_detail(detail)
-}
-
 /// RS-1 / RS-2: a reset link for a user with an e-mail; a notice to the admin for a general or
 /// shipping user without one. A new link supersedes the previous one.
 pub fn request_link(
@@ -108,7 +98,11 @@ pub fn open_link(
     issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(())
-        .audit(completed(ctx, &user, "link"))
+        .audit(requested(
+            ctx,
+            &user,
+            "link opened: temporary password issued",
+        ))
         .mail(mail)
         .write(put_user(user))
 }
@@ -174,7 +168,7 @@ pub fn identity_reset(
     issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
-        .audit(completed(ctx, &user, "identity"))
+        .audit(requested(ctx, &user, "identity: temporary password issued"))
         .mail(mail)
         .write(put_user(user))
 }
@@ -236,8 +230,11 @@ pub fn notify_password(
     issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
-        .audit(requested(ctx, &user, "notification"))
-        .audit(completed(ctx, &user, "notification"))
+        .audit(requested(
+            ctx,
+            &user,
+            "notification: temporary password issued",
+        ))
         .mail(mail)
         .write(put_user(user))
 }
