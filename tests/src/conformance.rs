@@ -448,7 +448,7 @@ pub async fn audit_cursors_the_store_never_issued_are_bad_cursors<S: Store + 'st
     // Issue 11: a malformed `after` is the caller's mistake (BadCursor → 400), not a store
     // fault (Unavailable → 503).
     assert_eq!(store.append_audit(vec![event(0)]).await, Ok(()));
-    for bad in ["abc", "99999999999999999999", "-1"] {
+    for bad in ["abc", "99999999999999999999", "-1", "A#not-a-cursor"] {
         for filter in [
             AuditFilter::default(),
             AuditFilter {
