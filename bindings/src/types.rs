@@ -83,6 +83,8 @@ mirror_enum!(
         Sweep,
         /// Read the audit trail.
         ReadAudit,
+        /// Choose or change one's own second-factor method (L-2).
+        ChooseLoginMethod,
     }
 );
 

@@ -129,6 +129,9 @@ pub enum InputProblem {
     Format,
     /// Contains control characters.
     ControlCharacter,
+    /// T-5: where the user ID is the e-mail address (e-Parcel) the two are one field: the
+    /// address given differs from the ID.
+    NotTheUserId,
 }
 
 /// Character classes a password policy may require (PW-1).
@@ -378,6 +381,8 @@ pub enum Error {
     UserIdTaken,
     /// A tenant with that code exists.
     TenantExists,
+    /// L-8: the certificate is bound to another account; re-binding it needs `replace` (LC-4).
+    CertificateTaken,
     /// shipping users cannot be created in a non-logistics tenant.
     ShippingNotAllowed,
     /// the actor's role lacks the permission.
@@ -420,6 +425,9 @@ pub enum Error {
     StoreUnavailable,
     /// Mail could not be sent; state is stored and the operation may be retried.
     MailFailed,
+    /// A paging cursor (`after`) that the service never handed out: malformed, out of range or
+    /// of another listing. Code `invalid_request`: the request could not be read.
+    InvalidCursor,
 }
 
 impl Error {
@@ -447,6 +455,7 @@ impl Error {
             Error::EmailRequiredForMailOtp,
             Error::UserIdTaken,
             Error::TenantExists,
+            Error::CertificateTaken,
             Error::ShippingNotAllowed,
             Error::Forbidden,
             Error::SupportOnly,
@@ -469,6 +478,7 @@ impl Error {
             },
             Error::StoreUnavailable,
             Error::MailFailed,
+            Error::InvalidCursor,
         ]
     }
 
@@ -490,6 +500,7 @@ impl Error {
             Error::EmailRequiredForMailOtp => "email_required_for_mail_otp",
             Error::UserIdTaken => "user_id_taken",
             Error::TenantExists => "tenant_exists",
+            Error::CertificateTaken => "certificate_taken",
             Error::ShippingNotAllowed => "shipping_not_allowed",
             Error::Forbidden => "forbidden",
             Error::SupportOnly => "support_only",
@@ -506,6 +517,7 @@ impl Error {
             Error::Throttled { .. } => "throttled",
             Error::StoreUnavailable => "store_unavailable",
             Error::MailFailed => "mail_failed",
+            Error::InvalidCursor => "invalid_request",
         }
     }
 
@@ -551,6 +563,16 @@ impl Error {
                     }
                     (InputProblem::ControlCharacter, false) => {
                         format!("The {label} contains a control character.")
+                    }
+                    (InputProblem::NotTheUserId, true) => {
+                        format!(
+                            "{label}はユーザIDと同じ値を入力してください（IDはメールアドレスです）。"
+                        )
+                    }
+                    (InputProblem::NotTheUserId, false) => {
+                        format!(
+                            "The {label} must be the user ID itself (the ID is the e-mail address)."
+                        )
                     }
                 };
             }
@@ -629,6 +651,12 @@ impl Error {
             Error::UserIdTaken => "That user ID is already in use.",
             Error::TenantExists if ja => "その加盟店コードは既に登録されています。",
             Error::TenantExists => "A tenant with that code already exists.",
+            Error::CertificateTaken if ja => {
+                "この電子証明書は既に別のユーザに設定されています。付け替える場合は置き換えを指定してください。"
+            }
+            Error::CertificateTaken => {
+                "This certificate is bound to another account. To move it, ask to replace the holder."
+            }
             Error::ShippingNotAllowed if ja => "非物流加盟店では「出荷」ユーザは作成できません。",
             Error::ShippingNotAllowed => {
                 "Shipping users cannot be created for a tenant without logistics."
@@ -670,6 +698,12 @@ impl Error {
             }
             Error::MailFailed if ja => "メールを送信できませんでした。もう一度お試しください。",
             Error::MailFailed => "The mail could not be sent. Please try again.",
+            Error::InvalidCursor if ja => {
+                "ページ位置（after）が正しくありません。前の応答の next をそのまま指定してください。"
+            }
+            Error::InvalidCursor => {
+                "The paging cursor (after) is not valid: pass back the next value of a previous page unchanged."
+            }
         };
         s.to_owned()
     }

@@ -258,7 +258,7 @@ impl Store for MemoryStore {
             None => 0,
             Some(a) => a
                 .parse::<usize>()
-                .map_err(|_| StoreError::Unavailable(format!("bad audit cursor {a:?}")))?
+                .map_err(|_| StoreError::BadCursor)?
                 .saturating_add(1),
         };
         let it = g

@@ -88,6 +88,27 @@ pub struct PasswordRecord {
     pub temporary_until: Option<Timestamp>,
 }
 
+/// RS-10: a temporary password issued by a self-service reset, waiting beside the current one.
+///
+/// It is kept twice: as an argon2id PHC string (what becomes the current password when it is
+/// first used) and as a keyed digest under the deployment's key (what a login compares). So a
+/// login still runs exactly one argon2 verification — against the current password, or a dummy
+/// hash for an unknown account (L-5) — whether or not a temporary password waits: the keyed
+/// digest costs microseconds and is computed on every password login. The temporary password
+/// is random and at least the policy's temporary length, so a keyed digest of it is no easier
+/// to attack than its argon2 hash, and useless without the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPassword {
+    /// argon2id PHC string of the temporary password.
+    pub phc: String,
+    /// Keyed digest of the temporary password (see [`crate::flow::temp_digest`]).
+    pub check: Digest,
+    /// When it was issued.
+    pub issued_at: Timestamp,
+    /// It fails like a wrong password from then on (PW-4).
+    pub until: Timestamp,
+}
+
 /// The user's authenticator (L-2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TotpRecord {
@@ -123,6 +144,10 @@ pub struct PendingLogin {
     pub started_at: Timestamp,
     /// A TOTP secret being enrolled by this login (the user's method is TOTP and it has none).
     pub enrol: Option<Sealed>,
+    /// RS-10: the first factor was the waiting temporary password with this keyed digest; the
+    /// second factor then completes the reset.
+    #[serde(default)]
+    pub via_temporary: Option<Digest>,
 }
 
 /// An outstanding reset link (RS-1): single use, superseded by the next request.
@@ -190,6 +215,9 @@ pub struct User {
     pub pending_login: Option<PendingLogin>,
     /// An outstanding reset link.
     pub pending_reset: Option<PendingReset>,
+    /// RS-10: a temporary password from a self-service reset, waiting beside the current one.
+    #[serde(default)]
+    pub pending_password: Option<PendingPassword>,
     /// L-8: bound certificates.
     pub certificates: Vec<CertBinding>,
     /// e-Parcel "Password Protect": the certificate alone does not log in.

@@ -544,6 +544,13 @@ impl Policy {
             share_admins_by_contract_number: true,
             share_admins_by_corporate_number: true,
         };
+        // L-2 (FAQ): the admin sets the method of general and shipping users; they enrol an
+        // authenticator at their next login, never on their own.
+        for role in [crate::role::Role::General, crate::role::Role::Shipping] {
+            if let Some(g) = p.roles.grants.get_mut(&role) {
+                g.remove(&crate::role::Permission::ChooseLoginMethod);
+            }
+        }
         p.otp.totp_issuer = "クロネコwebコレクト".into();
         p.mail.service_name = "クロネコwebコレクト".into();
         p.mail.ja_customer = crate::mail::JaTerms::KURONEKO.customer.to_owned();

@@ -20,6 +20,8 @@ pub enum StoreError {
     Conflict,
     /// The store could not be reached or refused (I/O, throttling, corruption). Retryable.
     Unavailable(String),
+    /// A paging cursor (`after`) this store never hands out: the caller's input, not a fault.
+    BadCursor,
 }
 
 impl std::fmt::Display for StoreError {
@@ -27,6 +29,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Conflict => f.write_str("conflict"),
             StoreError::Unavailable(why) => write!(f, "store unavailable: {why}"),
+            StoreError::BadCursor => f.write_str("not a paging cursor of this store"),
         }
     }
 }

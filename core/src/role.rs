@@ -42,6 +42,10 @@ pub enum Permission {
     ShippingMenus,
     /// Edit one's own name, e-mail and password.
     EditSelf,
+    /// L-2: choose or change one's own second-factor method (enrol an authenticator oneself,
+    /// go back to mail OTP). Without it the admin sets the method, and an authenticator is
+    /// enrolled during the next login (Kuroneko general and shipping users).
+    ChooseLoginMethod,
     /// List the tenant's general/shipping users.
     ListUsers,
     /// Create general/shipping users.
@@ -88,6 +92,7 @@ impl Default for RolePolicy {
             Role::Admin,
             [
                 EditSelf,
+                ChooseLoginMethod,
                 ListUsers,
                 CreateUser,
                 EditUser,
@@ -101,13 +106,15 @@ impl Default for RolePolicy {
         );
         grants.insert(
             Role::General,
-            [BusinessMenus, ShippingMenus, EditSelf]
+            [BusinessMenus, ShippingMenus, EditSelf, ChooseLoginMethod]
                 .into_iter()
                 .collect(),
         );
         grants.insert(
             Role::Shipping,
-            [ShippingMenus, EditSelf].into_iter().collect(),
+            [ShippingMenus, EditSelf, ChooseLoginMethod]
+                .into_iter()
+                .collect(),
         );
         grants.insert(
             Role::Support,

@@ -983,7 +983,7 @@ impl Store for SqliteStore {
                 self.shared.conflicts.fetch_add(1, Ordering::Relaxed);
                 self.back_off().await;
             }
-            Err(StoreError::Unavailable(_)) => {}
+            Err(StoreError::Unavailable(_) | StoreError::BadCursor) => {}
         }
         out
     }
@@ -1007,7 +1007,9 @@ impl Store for SqliteStore {
             None => 0,
             Some(a) => a
                 .parse::<i64>()
-                .map_err(|_| unavailable(format!("not an audit cursor: {a:?}")))?,
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or(StoreError::BadCursor)?,
         };
         let filter = filter.clone();
         let (limit, fetch) = limits(limit);

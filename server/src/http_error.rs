@@ -13,13 +13,13 @@
 //!
 //! | status | codes | why |
 //! |---|---|---|
-//! | 400 | `invalid_request` | the request could not be read: malformed JSON, wrong types, unknown fields, missing content type, non-UTF-8, a bad path or query parameter |
+//! | 400 | `invalid_request` | the request could not be read: malformed JSON, wrong types, unknown fields, missing content type, non-UTF-8, a bad path or query parameter (also a paging cursor `after` the service never issued, on every store) |
 //! | 401 | `login_failed`, `session_invalid`, `challenge_expired`, `otp_invalid`, `unauthorized` | a credential is missing or wrong (L-5, L-9; `unauthorized`: the support token) |
 //! | 403 | `forbidden`, `support_only`, `password_change_required`, `mail_otp_not_configured` | understood, refused for this actor or account |
 //! | 404 | `not_found`, `not_enabled`, `route_not_found` | no such user; the policy turns the feature off; no such endpoint |
 //! | 405 | `method_not_allowed` | |
 //! | 408 | `request_timeout` | the body did not arrive within the server's deadline (AB-5) |
-//! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `conflict` | clashes with stored state (E-1, E-2, T-4); `conflict` may be retried |
+//! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `certificate_taken`, `conflict` | clashes with stored state (E-1, E-2, T-4, L-8: a certificate another account holds, without `replace`); `conflict` may be retried |
 //! | 410 | `reset_link_invalid` | the one-time link is used, superseded or expired (RS-1) |
 //! | 413 | `payload_too_large` | body over 64 KiB |
 //! | 422 | `invalid_input`, `password_mismatch`, `password_rejected`, `current_password_wrong`, `email_required_for_mail_otp`, `shipping_not_allowed`, `field_not_editable`, `reset_input_invalid` | the request was read, and the rules refuse what it says (PW-1, PW-2, E-6, R-3, T-4, RS-3 opt-in) |
@@ -177,9 +177,13 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::SameAsAdminTaken
         | Error::UserIdTaken
         | Error::TenantExists
+        | Error::CertificateTaken
         | Error::Conflict => StatusCode::CONFLICT,
         Error::ResetLinkInvalid => StatusCode::GONE,
         Error::ResendLimited | Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        // A paging cursor the service never issued: code `invalid_request` like the other
+        // unreadable query parameters.
+        Error::InvalidCursor => StatusCode::BAD_REQUEST,
         Error::Busy | Error::StoreUnavailable | Error::MailFailed => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -350,6 +354,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("same_as_admin_taken", 409),
     ("user_id_taken", 409),
     ("tenant_exists", 409),
+    ("certificate_taken", 409),
     ("conflict", 409),
     ("reset_link_invalid", 410),
     ("payload_too_large", 413),
@@ -459,7 +464,11 @@ mod tests {
             .map(ApiError::Core)
             .chain(http.into_iter().map(ApiError::Http))
             .collect();
-        assert_eq!(all.len(), ERROR_CODES.len());
+        // Error::InvalidCursor shares `invalid_request` with HttpProblem::InvalidRequest.
+        let mut codes: Vec<&str> = all.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ERROR_CODES.len());
         for e in &all {
             let listed = ERROR_CODES.iter().find(|(c, _)| *c == e.code());
             assert_eq!(

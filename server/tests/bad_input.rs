@@ -267,3 +267,71 @@ async fn odd_recovery_input_gets_the_normal_answer_and_stores_nothing() {
     assert_eq!(h.all_users().await, users_before);
     assert_eq!(h.mailer.mails().len(), mails_before);
 }
+
+#[tokio::test]
+async fn malformed_paging_cursors_are_400_invalid_request_on_every_paged_route() {
+    // Issue 11: `GET /support/audit?after=abc` answered 503 store_unavailable. A cursor the
+    // service never issued is the client's mistake: 400 invalid_request, never a 5xx.
+    let h = Harness::kuroneko();
+    let admin = h.admin_session().await;
+    let long = "a".repeat(2000);
+    let audit = "/support/audit";
+    let support_users = format!("/support/tenants/{TENANT}/users");
+    let admin_users = "/admin/users";
+    // GIVEN values no store ever hands out as a cursor
+    let mut bad: Vec<(String, String, Auth)> = Vec::new();
+    for v in ["abc", "", "99999999999999999999", "-1", "%00", "1%0A"] {
+        bad.push((audit.to_owned(), v.to_owned(), Auth::Support));
+    }
+    bad.push((audit.to_owned(), long.clone(), Auth::Support));
+    // A user list's cursor is a position in user-ID order: any user-ID-like text is one, but
+    // an empty one, control characters or one longer than any ID are not.
+    for (route, auth) in [
+        (support_users.as_str(), Auth::Support),
+        (admin_users, Auth::Admin),
+    ] {
+        for v in ["", "%00", "a%0Ab", long.as_str()] {
+            bad.push((route.to_owned(), v.to_owned(), auth));
+        }
+    }
+    for (route, after, auth) in bad {
+        // WHEN a page is asked for after it
+        let path = format!("{route}?after={after}");
+        let bearer = match auth {
+            Auth::Admin => Some(admin.as_str()),
+            Auth::Support => Some(SUPPORT),
+            _ => None,
+        };
+        let a = h.call("GET", &path, None, bearer).await;
+        // THEN 400 invalid_request
+        assert_eq!(
+            a.status.as_u16(),
+            400,
+            "{route} after={after:.40}: {}",
+            a.json
+        );
+        assert_json_error(&a);
+        assert_eq!(a.code(), "invalid_request", "{route} after={after:.40}");
+    }
+    // AND well-formed positions in a user list page on from there
+    for (route, bearer) in [
+        (support_users.as_str(), SUPPORT),
+        (admin_users, admin.as_str()),
+    ] {
+        for v in ["abc", "99999999999999999999", "0"] {
+            let a = h
+                .call("GET", &format!("{route}?after={v}"), None, Some(bearer))
+                .await;
+            a.expect(200);
+        }
+    }
+    // AND the cursor the service hands out works
+    let first = h
+        .call("GET", &format!("{audit}?limit=1"), None, Some(SUPPORT))
+        .await;
+    first.expect(200);
+    let next = first.str("next");
+    h.call("GET", &format!("{audit}?after={next}"), None, Some(SUPPORT))
+        .await
+        .expect(200);
+}

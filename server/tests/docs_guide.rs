@@ -375,6 +375,10 @@ const WHEN: &[(&str, &str)] = &[
     ),
     ("tenant_exists", "A tenant with that code exists (T-1)."),
     (
+        "certificate_taken",
+        "The certificate is bound to another account; send `\"replace\": true` to move it, which takes it from that account in the same write (L-8, LC-4).",
+    ),
+    (
         "conflict",
         "Concurrent writes kept conflicting; send the request again.",
     ),

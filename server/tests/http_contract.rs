@@ -261,7 +261,13 @@ async fn a_dead_reset_link_answers_json_or_a_page() {
     .expect(202);
     let url = h.last_of(ADMIN_MAIL, MailKind::ResetStarted);
     let token = url.rsplit('/').next().unwrap();
+    // RS-1: opening the link changes nothing and says to press its button (POST the token)
     let a = h.call("GET", &format!("/reset/{token}"), None, None).await;
+    a.expect(200);
+    assert_eq!(a.json["status"], "confirm");
+    let a = h
+        .call("POST", "/reset/open", Some(json!({"token": token})), None)
+        .await;
     a.expect(200);
     assert_eq!(a.json["status"], "temporary_password_mailed");
     assert!(a.json["message"].as_str().unwrap().contains("仮パスワード"));

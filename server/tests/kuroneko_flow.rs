@@ -75,6 +75,10 @@ async fn the_kuroneko_manual_over_http() {
     );
     let html = String::from_utf8(page.bytes.to_vec()).unwrap();
     assert!(html.contains("仮パスワード"), "{html}");
+    // (opening the page changes nothing, RS-1; its button POSTs the token)
+    h.call("POST", "/reset/open", Some(json!({"token": token})), None)
+        .await
+        .expect(200);
     // THEN the temporary password is mailed separately, and the link is dead (RS-1)
     let temp = h.last_of(ADMIN_MAIL, MailKind::TemporaryPassword);
     h.call("POST", "/reset/open", Some(json!({"token": token})), None)
@@ -381,35 +385,51 @@ async fn the_kuroneko_manual_over_http() {
     clerk.expect(200);
     let clerk = clerk.json["token"].as_str().unwrap().to_owned();
 
-    // L-2: switching to an authenticator app
-    let en = h.call("POST", "/me/totp", None, Some(&clerk)).await;
-    en.expect(200);
-    assert!(en.json["uri"].as_str().unwrap().starts_with("otpauth://"));
-    let secret = SecretBytes::new(base32_decode(en.json["secret_base32"].as_str().unwrap()));
+    // SPEC: L-2 — in Kuroneko a general user cannot pick its method itself (issue 11: this was
+    // 200); the admin sets it, and the user enrols the authenticator at its next login.
+    h.call("POST", "/me/totp", None, Some(&clerk))
+        .await
+        .expect_error(403, "forbidden");
+    h.call(
+        "POST",
+        "/me/totp/confirm",
+        Some(json!({"code": "123456"})),
+        Some(&clerk),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    h.call(
+        "PATCH",
+        "/admin/users/clerk01",
+        Some(json!({"login_method": "totp"})),
+        Some(&admin),
+    )
+    .await
+    .expect(200);
+    let a = h
+        .call(
+            "POST",
+            "/login",
+            Some(json!({"tenant": TENANT, "identifier": "clerk01", "password": "Yamada2025hana", "access_key": ACCESS_KEY})),
+            None,
+        )
+        .await;
+    a.expect(200);
+    assert_eq!(a.json["method"], "totp");
+    let en = &a.json["enrolment"];
+    assert!(en["uri"].as_str().unwrap().starts_with("otpauth://"));
+    let secret = SecretBytes::new(base32_decode(en["secret_base32"].as_str().unwrap()));
     let step = totp::step_at(Timestamp(1_800_000_000), &h.policy.otp).unwrap();
-    let valid: Vec<String> = (step - 1..=step + 1)
-        .map(|s| totp::code_at_step(&secret, s, &h.policy.otp))
-        .collect();
-    let wrong = ["000000", "111111", "222222", "333333"]
-        .into_iter()
-        .find(|c| !valid.iter().any(|v| v == c))
-        .unwrap();
-    h.call(
-        "POST",
-        "/me/totp/confirm",
-        Some(json!({"code": wrong})),
-        Some(&clerk),
-    )
-    .await
-    .expect_error(401, "otp_invalid");
-    h.call(
-        "POST",
-        "/me/totp/confirm",
-        Some(json!({"code": valid[1]})),
-        Some(&clerk),
-    )
-    .await
-    .expect(204);
+    let s = h
+        .call(
+            "POST",
+            "/login/otp",
+            Some(json!({"challenge": a.json["challenge"], "code": totp::code_at_step(&secret, step, &h.policy.otp)})),
+            None,
+        )
+        .await;
+    s.expect(200);
+    let clerk = s.json["token"].as_str().unwrap().to_owned();
     let me = h.call("GET", "/me", None, Some(&clerk)).await;
     assert_eq!(me.json["login_method"], "totp");
     assert_eq!(me.json["totp_enrolled"], true);
@@ -697,4 +717,53 @@ async fn same_as_admin_is_allowed_once() {
     )
     .await
     .expect_error(403, "support_only");
+}
+
+#[tokio::test]
+async fn an_admin_sharing_its_address_cannot_rename_itself_out_of_the_exception() {
+    // SPEC: E-7, E-3 — issue 11: PATCH /me {"name"} answered 200 and left one address shared
+    // by two different names.
+    let h = Harness::kuroneko();
+    let admin = h.admin_session().await;
+    // GIVEN a second tenant with the same contract number (first 7 digits) whose admin has
+    // the same name and address (E-3)
+    h.support(
+        "POST",
+        "/support/tenants",
+        Some(json!({
+            "code": "123456788",
+            "name": "黒猫堂 二号店",
+            "admin": {"name": "黒猫太郎", "email": ADMIN_MAIL}
+        })),
+    )
+    .await
+    .expect(201);
+    // WHEN the first admin renames itself
+    let a = h
+        .call(
+            "PATCH",
+            "/me",
+            Some(json!({"name": "白猫次郎"})),
+            Some(&admin),
+        )
+        .await;
+    // THEN it is refused with E-1's message, and nothing changed
+    a.expect_error(409, "email_taken");
+    assert!(
+        a.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("既に別のユーザに設定されています")
+    );
+    let me = h.call("GET", "/me", None, Some(&admin)).await;
+    assert_eq!(me.json["name"], "黒猫太郎");
+    // AND a change that keeps the exception (the same name, P-5 spacing) and other fields pass
+    h.call(
+        "PATCH",
+        "/me",
+        Some(json!({"name": "黒猫太郎", "phone": "03-1111-2222"})),
+        Some(&admin),
+    )
+    .await
+    .expect(200);
 }

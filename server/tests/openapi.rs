@@ -260,3 +260,25 @@ async fn every_reference_resolves() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_operation_id_is_unique() {
+    // Code generators name a client method after the operationId: a duplicate makes two routes
+    // one method (issue 11: list_users, reset_password and unlock appeared twice).
+    let h = Harness::kuroneko();
+    let doc = document(&h).await;
+    let mut seen = BTreeSet::new();
+    let mut dups = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"))
+                .to_owned();
+            if !seen.insert(id.clone()) {
+                dups.push(format!("{id} ({method} {path})"));
+            }
+        }
+    }
+    assert!(dups.is_empty(), "duplicate operationIds: {dups:?}");
+}

@@ -35,7 +35,7 @@ use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
 use monban_core::model::{
     AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    PendingLogin, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
+    PendingLogin, PendingPassword, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
 };
 use monban_core::normalize::email_key;
 use monban_core::ports::{Store, StoreError};
@@ -70,6 +70,7 @@ macro_rules! __store_conformance {
             cert_owner_round_trips,
             audit_round_trips_with_filters,
             audit_pages_are_complete_and_stable,
+            audit_cursors_the_store_never_issued_are_bad_cursors,
             stale_put_conflicts_for_every_kind,
             create_over_existing_conflicts_for_every_kind,
             delete_with_wrong_version_conflicts,
@@ -171,10 +172,17 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
             sends: vec![T0, T0.plus_secs(30)],
             started_at: T0,
             enrol: Some(Sealed::from_stored(vec![7; 67])),
+            via_temporary: Some(Digest::of(b"temp")),
         }),
         pending_reset: Some(PendingReset {
             nonce: Digest::of(b"reset"),
             expires_at: T0.plus_secs(1800),
+        }),
+        pending_password: Some(PendingPassword {
+            phc: "$argon2id$pending".into(),
+            check: Digest::of(b"pending"),
+            issued_at: T0,
+            until: T0.plus_days(7),
         }),
         certificates: vec![CertBinding {
             key: format!("sha256:{}", "ab".repeat(32)),
@@ -195,6 +203,7 @@ fn user(tenant: &str, user_id: &str) -> User {
         family_name: None,
         pending_login: None,
         pending_reset: None,
+        pending_password: None,
         certificates: Vec::new(),
         ..full_user(tenant, user_id)
     }
@@ -445,6 +454,27 @@ pub async fn audit_round_trips_with_filters<S: Store + 'static>(store: S) {
 
 /// Audit paging returns every event once, in order, whatever the page size, and events
 /// appended while paging show up at the end.
+pub async fn audit_cursors_the_store_never_issued_are_bad_cursors<S: Store + 'static>(store: S) {
+    // Issue 11: a malformed `after` is the caller's mistake (BadCursor → 400), not a store
+    // fault (Unavailable → 503).
+    assert_eq!(store.append_audit(vec![event(0)]).await, Ok(()));
+    for bad in ["abc", "99999999999999999999", "-1", "A#not-a-cursor"] {
+        for filter in [
+            AuditFilter::default(),
+            AuditFilter {
+                tenant: Some("123456789".into()),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(
+                store.audit(&filter, Some(bad), 10).await,
+                Err(StoreError::BadCursor),
+                "{bad}"
+            );
+        }
+    }
+}
+
 pub async fn audit_pages_are_complete_and_stable<S: Store + 'static>(store: S) {
     // SPEC: A-1
     let events: Vec<AuditEvent> = (0..25).map(event).collect();

@@ -237,9 +237,32 @@ async fn password_notification_mails_a_temporary_password() {
     assert!(!m.body.contains(TARO_PW));
     assert!(notified.len() >= 8 && notified.len() <= 20);
     assert!(notified.bytes().all(|b| b.is_ascii_alphanumeric()));
-    // AND the old password and sessions are void (RS-9)
+    // AND (RS-10; this test used to expect the old password and sessions void at once, which
+    // let anyone who knows the address take the password away) the current password and
+    // session keep working, and a login with the current password voids the temporary one
+    h.svc.whoami(s.token.expose()).await.unwrap();
+    let current = h
+        .session(with_cert(&cert(0x11), Some(TARO), Some(TARO_PW)))
+        .await;
+    assert_eq!(current.must_change_password, None);
     assert_eq!(
-        code(h.svc.whoami(s.token.expose()).await),
+        code(
+            h.svc
+                .login(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
+                .await
+        ),
+        "login_failed"
+    );
+    // WHEN Taro asks again and signs in with the new temporary password
+    h.svc.request_password_notification(TARO).await.unwrap();
+    let notified = extract_secret(&h.last_mail_of(TARO, MailKind::TemporaryPassword)).unwrap();
+    let s = h
+        .session(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
+        .await;
+    // THEN the reset completes: forced change (PW-4), old password and sessions void (RS-9)
+    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
+    assert_eq!(
+        code(h.svc.whoami(current.token.expose()).await),
         "session_invalid"
     );
     assert_eq!(
@@ -250,11 +273,6 @@ async fn password_notification_mails_a_temporary_password() {
         ),
         "login_failed"
     );
-    // AND the temporary password signs in for a forced change (PW-4)
-    let s = h
-        .session(with_cert(&cert(0x11), Some(TARO), Some(&notified)))
-        .await;
-    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
     h.forced_change(&s, &secret("Kx7mQ2vZp8")).await;
 
     // WHEN an unknown address asks (RS-3)
@@ -502,4 +520,135 @@ async fn deleting_a_user_frees_its_id_and_certificate() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_certificate_another_account_holds_is_refused_unless_replaced() {
+    // SPEC: L-8, LC-4
+    // GIVEN the admin (certificate 0xa0) and Taro (certificate 0x11, its own password)
+    let svc = Service::start().await;
+    let h = &svc.h;
+    svc.taro().await;
+    let taro = UserRef::new(TENANT, TARO);
+    let admin_key = cert(0xa0).key().unwrap();
+    // WHEN support binds the admin's certificate to Taro without `replace`
+    let r = h
+        .svc
+        .support_bind_certificate(&taro, &cert(0xa0), false)
+        .await;
+    // THEN it is refused: the certificate is taken (issue 11: it was 204 and moved silently)
+    assert_eq!(code(r), "certificate_taken");
+    assert_eq!(
+        h.view(TENANT, TENANT).await.unwrap().certificates,
+        vec![admin_key.clone()]
+    );
+    assert_eq!(
+        h.view(TENANT, TARO).await.unwrap().certificates,
+        vec![cert(0x11).key().unwrap()]
+    );
+    // AND the admin's certificate with Taro's credentials is no way in as Taro
+    assert_eq!(
+        code(
+            h.svc
+                .login(with_cert(&cert(0xa0), Some(TARO), Some(TARO_PW)))
+                .await
+        ),
+        "login_failed"
+    );
+    // WHEN support re-binds it with `replace` (LC-4)
+    h.svc
+        .support_bind_certificate(&taro, &cert(0xa0), true)
+        .await
+        .unwrap();
+    // THEN the old holder lost it in the same write, and it signs in as Taro only
+    assert!(
+        h.view(TENANT, TENANT)
+            .await
+            .unwrap()
+            .certificates
+            .is_empty()
+    );
+    assert_eq!(
+        h.view(TENANT, TARO).await.unwrap().certificates,
+        vec![admin_key]
+    );
+    let s = h.session(with_cert(&cert(0xa0), None, None)).await;
+    assert_eq!(s.claims.user_id, TARO);
+}
+
+#[tokio::test]
+async fn a_certificate_owner_record_the_user_does_not_list_logs_nobody_in() {
+    // SPEC: L-8 — defence in depth: the owner record and the user's own list must agree.
+    let svc = Service::start().await;
+    let h = &svc.h;
+    svc.taro().await;
+    // GIVEN an owner record naming Taro for a certificate Taro's record does not list
+    use monban_core::model::{CertOwner, Write};
+    use monban_core::ports::Store;
+    h.svc
+        .store()
+        .commit(vec![Write::PutCertOwner(CertOwner {
+            key: cert(0x77).key().unwrap(),
+            owner: UserRef::new(TENANT, TARO),
+            version: 0,
+        })])
+        .await
+        .unwrap();
+    // WHEN that certificate is presented alone, or with Taro's credentials
+    for req in [
+        with_cert(&cert(0x77), None, None),
+        with_cert(&cert(0x77), Some(TARO), Some(TARO_PW)),
+    ] {
+        // THEN nobody is signed in
+        assert_eq!(code(h.svc.login(req).await), "login_failed");
+    }
+}
+
+#[tokio::test]
+async fn the_id_and_the_address_are_one_field() {
+    // SPEC: T-5, RS-6 — issue 11: a user could be created with an ID other than its address,
+    // and the password notification, looking the user up by address, then mailed nothing.
+    let svc = Service::start().await;
+    let h = &svc.h;
+    let atok = svc.admin.token.expose();
+    // WHEN a user is created whose ID and address differ
+    let mut odd = person("hanako@example.com", "Hanako", "Sato");
+    odd.profile.email = Some("someone-else@example.com".into());
+    let e = err(h.svc.admin_create_user(atok, &odd).await);
+    // THEN it is refused, naming the field
+    assert_eq!(e.code(), "invalid_input");
+    assert!(matches!(
+        e,
+        Error::InvalidInput {
+            field: Field::Email,
+            ..
+        }
+    ));
+    assert!(h.view(TENANT, "hanako@example.com").await.is_none());
+    // WHEN the address is left out
+    let mut bare = person("hanako@example.com", "Hanako", "Sato");
+    bare.profile.email = None;
+    h.svc.admin_create_user(atok, &bare).await.unwrap();
+    // THEN the ID is the address
+    let v = h.view(TENANT, "hanako@example.com").await.unwrap();
+    assert_eq!(v.email.as_deref(), Some("hanako@example.com"));
+    // AND asking for the password with the ID mails it a temporary password
+    h.svc
+        .request_password_notification("hanako@example.com")
+        .await
+        .unwrap();
+    h.last_mail_of("hanako@example.com", MailKind::TemporaryPassword);
+    // AND the admin cannot change the address alone: it is the ID (T-4, T-5)
+    let e = err(h
+        .svc
+        .admin_edit_user(
+            atok,
+            "hanako@example.com",
+            &monban_core::flow::account::UserEdit {
+                email: Some("hanako.sato@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await);
+    assert_eq!(e.code(), "field_not_editable");
 }

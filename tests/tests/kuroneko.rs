@@ -1934,7 +1934,19 @@ async fn reset_links_are_single_use_short_lived_and_superseded() {
         code(h.svc.open_reset_link(&second).await),
         "reset_link_invalid"
     );
-    // AND the reset voided the pending code, the old sessions and the old password (RS-9)
+    // AND (RS-10, updated: the reset used to take the password and sessions away at once) the
+    // temporary password waits beside the current one: the old session and the old password
+    // still work until the temporary password is first used
+    h.svc.whoami(user_s.token.expose()).await.unwrap();
+    assert!(matches!(
+        h.svc.login(shop.req("User1", USER_PW)).await,
+        Ok(LoginStep::SecondFactor(_))
+    ));
+    // AND the temporary password signs in for a forced change, which completes the reset:
+    // the pending code, the old session and the old password are void (RS-9)
+    h.advance_secs(601);
+    let s = shop.login("User1", temp.expose(), "kuroda@a.com").await;
+    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
     assert_eq!(
         code(
             h.svc
@@ -1951,10 +1963,6 @@ async fn reset_links_are_single_use_short_lived_and_superseded() {
         code(h.svc.login(shop.req("User1", USER_PW)).await),
         "login_failed"
     );
-    // AND the temporary password signs in for a forced change
-    h.advance_secs(601);
-    let s = shop.login("User1", temp.expose(), "kuroda@a.com").await;
-    assert_eq!(s.must_change_password, Some(ChangeReason::Temporary));
     let s = h.forced_change(&s, &secret("Neko2026kuro")).await;
 
     // (an hour on: the account has had its 3 recovery mails of this hour, AB-2)
@@ -1974,11 +1982,8 @@ async fn reset_links_are_single_use_short_lived_and_superseded() {
     h.advance_secs(30 * 60 - 1);
     // THEN it works
     h.svc.open_reset_link(&in_time).await.unwrap();
-    // AND the session of before is void again (credential version moved on)
-    assert_eq!(
-        code(h.svc.whoami(s.token.expose()).await),
-        "session_invalid"
-    );
+    // AND the session of before still works until the temporary password is used (RS-10)
+    h.svc.whoami(s.token.expose()).await.unwrap();
 
     // WHEN a link is outstanding and the password is changed meanwhile (RS-9)
     let temp = h.temp_password("kuroda@a.com");
@@ -2251,7 +2256,8 @@ async fn authenticator_app_login() {
         .verify_second_factor(ch.token.expose(), &previous)
         .await
         .unwrap();
-    // AND the user can go back to mail OTP itself, since it has an address (P-3)
+    // AND the user cannot change its method itself (L-2: in Kuroneko the admin sets it; this
+    // test used to let it go back to mail OTP itself)
     let s = {
         h.advance_secs(30);
         let ch = h.challenge(shop.req("User1", USER_PW)).await;
@@ -2261,10 +2267,23 @@ async fn authenticator_app_login() {
             .await
             .unwrap()
     };
-    h.svc
+    let r = h
+        .svc
         .edit_self(
             s.token.expose(),
             &SelfEdit {
+                login_method: Some(LoginMethod::MailOtp),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(code(r), "forbidden");
+    // AND the admin sets it back to mail OTP, since the user has an address
+    h.svc
+        .admin_edit_user(
+            shop.admin.token.expose(),
+            "User1",
+            &UserEdit {
                 login_method: Some(LoginMethod::MailOtp),
                 ..Default::default()
             },
@@ -2287,10 +2306,56 @@ async fn authenticator_app_login() {
 }
 
 #[tokio::test]
-async fn a_user_adds_an_authenticator_itself() {
-    // SPEC: L-2, P-3, A-1
-    // GIVEN User1 signed in with mail OTP
+async fn a_kuroneko_general_or_shipping_user_cannot_choose_its_own_method() {
+    // SPEC: L-2 — in Kuroneko the admin sets the method of general and shipping users (issue
+    // 11: POST /me/totp answered 200 for a general user).
     let shop = Shop::open().await;
+    let h = &shop.h;
+    let s = shop.general("User1", "黒田 猫太", "kuroda@a.com").await;
+    // WHEN the user starts adding an authenticator, or confirms one, or picks a method
+    assert_eq!(code(h.svc.begin_totp(s.token.expose()).await), "forbidden");
+    assert_eq!(
+        code(
+            h.svc
+                .confirm_totp(s.token.expose(), &secret("123456"))
+                .await
+        ),
+        "forbidden"
+    );
+    let r = h
+        .svc
+        .edit_self(
+            s.token.expose(),
+            &SelfEdit {
+                login_method: Some(LoginMethod::MailOtp),
+                ..Default::default()
+            },
+        )
+        .await;
+    // THEN it is refused and nothing changed
+    assert_eq!(code(r), "forbidden");
+    let v = h.view("999999999", "User1").await.unwrap();
+    assert_eq!(v.login_method, LoginMethod::MailOtp);
+    assert!(!v.totp_enrolled);
+    // AND the policy says so, per role
+    assert!(!h.policy.can(Role::General, Permission::ChooseLoginMethod));
+    assert!(!h.policy.can(Role::Shipping, Permission::ChooseLoginMethod));
+    assert!(Policy::nist().can(Role::General, Permission::ChooseLoginMethod));
+}
+
+#[tokio::test]
+async fn a_user_adds_an_authenticator_itself_where_the_policy_lets_it() {
+    // SPEC: L-2, P-3, A-1
+    // GIVEN a policy granting general users the choice of their method (as the secure
+    // default does), and User1 signed in with mail OTP
+    let mut policy = Policy::kuroneko();
+    policy
+        .roles
+        .grants
+        .entry(Role::General)
+        .or_default()
+        .insert(Permission::ChooseLoginMethod);
+    let shop = Shop::open_with(policy).await;
     let h = &shop.h;
     let s = shop.general("User1", "黒田 猫太", "kuroda@a.com").await;
     let tok = s.token.expose();
@@ -2544,6 +2609,9 @@ async fn every_event_is_audited_and_no_secret_is_kept() {
     h.svc.open_reset_link(&token).await.unwrap();
     let temp = h.temp_password("kuroda2@a.com");
     secrets.extend([url, token, temp.expose().to_owned()]);
+    // (RS-10: the reset completes at the first login with the temporary password)
+    h.advance_secs(601);
+    shop.login("User1", temp.expose(), "kuroda2@a.com").await;
     h.svc.admin_delete_user(atok, "User1").await.unwrap();
     // every mail's secret, and every code ever sent
     for m in h.mailer.mails() {

@@ -301,6 +301,17 @@ fn email_moves(
     let old_key = old_email.map(email_key);
     let new_key = user.email.as_deref().map(email_key);
     if old_key == new_key {
+        // E-7: the address stays, but the user's name, role or same-as-admin flag may have
+        // changed: a shared address must still be inside its exception (E-2..E-4), else the
+        // change is refused with E-1's message.
+        if new_key.is_some() {
+            check_share(
+                &ctx.policy.email,
+                &owner_info(tenant, user),
+                &st.new_owner_infos,
+            )
+            .map_err(|_| Error::EmailTaken)?;
+        }
         return Ok(Vec::new());
     }
     let r = user.user_ref();
@@ -389,6 +400,7 @@ fn new_user_record(
         last_login_at: None,
         pending_login: None,
         pending_reset: None,
+        pending_password: None,
         certificates: Vec::new(),
         password_protect: false,
         lang: p.lang,
@@ -710,6 +722,20 @@ fn create_user_inner(
         return Err(Error::ShippingNotAllowed);
     }
     let mut profile = input.profile.clone();
+    if ctx.policy.login.user_id == UserIdRule::Email {
+        // T-5 (e-Parcel): ID and address are one field. The address is the ID as entered; one
+        // given besides must be the same address (compared case-insensitively, P-2).
+        match profile
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            None => profile.email = Some(input.user_id.trim().to_owned()),
+            Some(e) if email_key(e) == email_key(&input.user_id) => {}
+            Some(_) => return Err(Error::invalid(Field::Email, InputProblem::NotTheUserId)),
+        }
+    }
     if input.same_as_admin {
         if !ctx.policy.email.same_as_admin || input.role != Role::General {
             return Err(Error::Forbidden);
@@ -816,6 +842,17 @@ fn edit_user_inner(
     if edit.user_id.as_ref().is_some_and(|id| *id != user.user_id) {
         return Err(Error::FieldNotEditable {
             field: Field::UserId,
+        });
+    }
+    // T-5 (e-Parcel): the address is the user ID, and a user ID never changes (T-4, it keys
+    // the record, its sessions and its audit trail): an address change is refused here
+    // (decided; the user is deleted and created again under the new address instead).
+    if ctx.policy.login.user_id == UserIdRule::Email
+        && empty_to_none(&edit.email)
+            .is_some_and(|e| e.as_deref().map(email_key) != user.email.as_deref().map(email_key))
+    {
+        return Err(Error::FieldNotEditable {
+            field: Field::Email,
         });
     }
     let actor = Actor::user(&admin.user_ref());
@@ -973,6 +1010,8 @@ fn edit_self_inner(
         user.password_protect = pp;
     }
     if let Some(m) = edit.login_method {
+        // L-2: whether a user picks its own method is a policy value.
+        require(ctx, user.role, Permission::ChooseLoginMethod)?;
         if m == LoginMethod::Totp && user.totp.is_none() {
             return Err(Error::invalid(Field::Code, InputProblem::Missing));
         }
@@ -1301,15 +1340,18 @@ pub fn change_admin_email(
         .write(put_user(admin))
 }
 
-/// L-8, LC-4 (support): binds a certificate to `user`. With `replace`, the user's other
-/// certificates are unbound (re-binding to a new person in charge: the old one stops working).
-/// `existing` is the current owner of the key, `previous` the owner records of the user's
-/// current certificates.
+/// L-8, LC-4 (support): binds a certificate to `user`. A certificate another account holds
+/// is refused (`certificate_taken`) unless `replace`; with `replace` it moves, and its holder
+/// (`holder`, loaded with its version) loses it in the same atomic write, its sessions ending.
+/// With `replace` the user's other certificates are unbound too (re-binding to a new person in
+/// charge: the old one stops working). `existing` is the current owner of the key, `previous`
+/// the owner records of the user's current certificates.
 pub fn bind_certificate(
     ctx: &Ctx<'_>,
     mut user: User,
     binding: CertBinding,
     existing: Option<&CertOwner>,
+    holder: Option<User>,
     previous: &[CertOwner],
     replace: bool,
 ) -> Decision<()> {
@@ -1318,9 +1360,23 @@ pub fn bind_certificate(
     }
     let r = user.user_ref();
     let mut writes = Vec::new();
+    let mut events = Vec::new();
     match existing {
         Some(o) if o.owner != r => {
-            // The certificate moves to this user: the previous holder loses it.
+            if !replace {
+                return Decision::err(Error::CertificateTaken);
+            }
+            // The certificate moves to this user: the previous holder loses it, in this write.
+            if let Some(mut h) = holder.filter(|h| h.user_ref() == o.owner) {
+                h.certificates.retain(|c| c.key != binding.key);
+                // LC-4: the old certificate stops working, sessions made with it too.
+                h.credential_version = h.credential_version.saturating_add(1);
+                events.push(
+                    audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &o.owner)
+                        .with_detail("unbound: re-bound to another account"),
+                );
+                writes.push(put_user(h));
+            }
             writes.push(Write::DeleteCertOwner {
                 key: o.key.clone(),
                 expect: o.version,
@@ -1340,12 +1396,14 @@ pub fn bind_certificate(
     }
     // Deleting and re-creating one key in one batch is not expressible; collapse to an update.
     if let [
+        ..,
         Write::DeleteCertOwner { expect, .. },
         Write::PutCertOwner(rec),
     ] = writes.as_mut_slice()
     {
         rec.version = *expect;
-        writes.remove(0);
+        let at = writes.len() - 2;
+        writes.remove(at);
     }
     if replace {
         for p in previous
@@ -1365,8 +1423,10 @@ pub fn bind_certificate(
     user.certificates.push(binding);
     let ev = audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &r)
         .with_detail(if replace { "re-bound" } else { "bound" });
-    Decision::ok(())
+    let mut d = Decision::ok(())
         .writes(writes)
         .audit(ev)
-        .write(put_user(user))
+        .write(put_user(user));
+    d.audit.extend(events);
+    d
 }

@@ -92,6 +92,9 @@ pub struct FirstFactorCheck {
     pub access_key_ok: bool,
     /// A new PHC string when the stored one needs re-hashing (PW-6), made from the right password.
     pub rehash: Option<String>,
+    /// RS-10: the credential was not the current password but the waiting temporary password
+    /// with this keyed digest (see [`super::temp_digest`]).
+    pub via_temporary: Option<crate::secret::Digest>,
 }
 
 fn event(ctx: &Ctx<'_>, kind: AuditKind, user: &User) -> AuditEvent {
@@ -169,8 +172,10 @@ pub fn first_factor(
         let ev = failure(ctx, AuditKind::LoginFailed, &user, code.code());
         return Decision::err(code).audit(ev);
     }
-    // PW-4: an expired temporary password fails like a wrong password.
-    let right = right && !password::temporary_expired(&user.password, ctx.now);
+    // PW-4: an expired temporary password fails like a wrong password (a waiting one was
+    // checked for expiry by the service).
+    let right = right
+        && (check.via_temporary.is_some() || !password::temporary_expired(&user.password, ctx.now));
     if !right {
         let locked_now = lockout::record_failure(&mut user.lock, &pol.lockout, ctx.now);
         let mut d = Decision::err(Error::LoginFailed).audit(failure(
@@ -188,15 +193,36 @@ pub fn first_factor(
         user.password.phc = phc.clone();
     }
     if pol.login.second_factor == SecondFactor::Off {
+        let completed = settle_temporary(ctx, &mut user, check.via_temporary.is_some());
         let s = complete(ctx, &mut user);
-        return Decision::ok(LoginStep::Session(s))
+        let mut d = Decision::ok(LoginStep::Session(s));
+        d.audit.extend(completed);
+        return d
             .audit(event(ctx, AuditKind::LoginSucceeded, &user))
             .write(put_user(user));
     }
-    start_second_factor(ctx, tenant, user)
+    start_second_factor(ctx, tenant, user, check.via_temporary)
 }
 
-fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decision<LoginStep> {
+/// RS-10 at the end of a successful login: with the waiting temporary password, the reset
+/// completes (it becomes the current password, to be changed at once); with the current
+/// password, the waiting temporary password is voided.
+fn settle_temporary(ctx: &Ctx<'_>, user: &mut User, via_temporary: bool) -> Option<AuditEvent> {
+    if via_temporary {
+        super::promote_pending(ctx, user);
+        Some(event(ctx, AuditKind::ResetCompleted, user).with_detail("temporary password used"))
+    } else {
+        user.pending_password = None;
+        None
+    }
+}
+
+fn start_second_factor(
+    ctx: &Ctx<'_>,
+    tenant: &Tenant,
+    mut user: User,
+    via_temporary: Option<crate::secret::Digest>,
+) -> Decision<LoginStep> {
     let pol = ctx.policy;
     let previous_sends = user
         .pending_login
@@ -228,6 +254,7 @@ fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decisi
                 sends: otp::record_send(&pol.otp, &previous_sends, ctx.now),
                 started_at: ctx.now,
                 enrol: None,
+                via_temporary,
             });
             let lang = super::lang_for(pol, Some(tenant), &user);
             let content = MailContent::Otp {
@@ -263,6 +290,7 @@ fn start_second_factor(ctx: &Ctx<'_>, tenant: &Tenant, mut user: User) -> Decisi
                 sends: previous_sends,
                 started_at: ctx.now,
                 enrol,
+                via_temporary,
             });
             let challenge = Challenge {
                 token,
@@ -365,10 +393,18 @@ pub fn second_factor(
             .audit(failed)
             .write(put_user(user));
     }
+    if let Some(d) = &pending.via_temporary {
+        // The waiting temporary password was replaced or expired since the first factor.
+        if !super::pending_matches(ctx, &user, d) {
+            user.pending_login = None;
+            return Decision::err(Error::ChallengeExpired).write(put_user(user));
+        }
+    }
+    let completed = settle_temporary(ctx, &mut user, pending.via_temporary.is_some());
     let s = complete(ctx, &mut user);
-    Decision::ok(s)
-        .audit(event(ctx, AuditKind::OtpVerified, &user))
-        .audit(event(ctx, AuditKind::LoginSucceeded, &user))
+    let mut d = Decision::ok(s).audit(event(ctx, AuditKind::OtpVerified, &user));
+    d.audit.extend(completed);
+    d.audit(event(ctx, AuditKind::LoginSucceeded, &user))
         .write(put_user(user))
 }
 
@@ -453,6 +489,7 @@ pub fn change_password(ctx: &Ctx<'_>, mut user: User, check: &ChangeCheck) -> De
     user.credential_version = user.credential_version.saturating_add(1);
     user.pending_login = None;
     user.pending_reset = None;
+    user.pending_password = None;
     let s = session_for(ctx, &user);
     Decision::ok(s)
         .audit(event(ctx, AuditKind::PasswordChanged, &user))

@@ -22,9 +22,10 @@ use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::lang::Lang;
 use crate::mail::{JaTerms, Mail, MailContent, render_with};
-use crate::model::{EmailOwners, PasswordRecord, Tenant, User, UserRef, Write};
+use crate::model::{EmailOwners, PasswordRecord, PendingPassword, Tenant, User, UserRef, Write};
 use crate::policy::Policy;
 use crate::ports::SecureRandom;
+use crate::secret::{Digest, Secret};
 use crate::time::Timestamp;
 use crate::token::SessionKey;
 
@@ -157,6 +158,57 @@ pub fn install_temporary(ctx: &Ctx<'_>, user: &mut User, phc: String) {
     user.credential_version = user.credential_version.saturating_add(1);
     user.pending_login = None;
     user.pending_reset = None;
+    user.pending_password = None;
+}
+
+/// RS-10: the keyed digest a login compares a typed temporary password against (typed back
+/// from a mail, it is trimmed first: M-3).
+pub fn temp_digest(key: &SessionKey, user: &UserRef, password: &Secret) -> Digest {
+    let data = format!(
+        "{}\u{0}{}\u{0}{}",
+        user.tenant,
+        user.user_id,
+        password.trimmed().expose()
+    );
+    key.keyed_digest("monban-temporary-password-v1", data.as_bytes())
+}
+
+/// RS-10: a self-service reset (RS-1, RS-4, RS-6) issues the temporary password *beside* the
+/// current one: the current password, the credential version and so the sessions stay; a
+/// previous waiting temporary password is replaced; the reset link dies.
+pub fn issue_beside(ctx: &Ctx<'_>, user: &mut User, temp: &Secret, phc: String) {
+    user.pending_password = Some(PendingPassword {
+        phc,
+        check: temp_digest(ctx.key, &user.user_ref(), temp),
+        issued_at: ctx.now,
+        until: ctx
+            .now
+            .plus_days(i64::from(ctx.policy.password.temporary_lifetime_days)),
+    });
+    user.pending_reset = None;
+}
+
+/// RS-10: whether `check` is the digest of `user`'s waiting temporary password, still valid.
+pub fn pending_matches(ctx: &Ctx<'_>, user: &User, check: &Digest) -> bool {
+    user.pending_password
+        .as_ref()
+        .is_some_and(|p| p.check == *check && ctx.now < p.until)
+}
+
+/// RS-10, RS-9: the first successful login with the waiting temporary password completes the
+/// reset: it becomes the (temporary, to be changed) current password, the credential version
+/// moves on (older sessions end) and outstanding links die.
+pub fn promote_pending(ctx: &Ctx<'_>, user: &mut User) {
+    if let Some(p) = user.pending_password.take() {
+        retire_password(ctx, user);
+        user.password = PasswordRecord {
+            phc: p.phc,
+            set_at: ctx.now,
+            temporary_until: Some(p.until),
+        };
+        user.credential_version = user.credential_version.saturating_add(1);
+        user.pending_reset = None;
+    }
 }
 
 /// PW-5: keeps the current password in the history (newest first, at most `history` kept).

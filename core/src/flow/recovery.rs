@@ -2,7 +2,7 @@
 //! notification, as pure steps. Each request step returns `Decision<bool>`: `false` means
 //! "answer as for an unknown account" (RS-3), so the service gives one answer for both.
 
-use super::{Ctx, Decision, install_temporary, lang_for, mail_to, put_user};
+use super::{Ctx, Decision, issue_beside, lang_for, mail_to, put_user};
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::Error;
 use crate::mail::MailContent;
@@ -16,16 +16,6 @@ fn requested(ctx: &Ctx<'_>, user: &User, detail: &str) -> AuditEvent {
     AuditEvent::success(
         ctx.now,
         AuditKind::ResetRequested,
-        Actor::Anonymous,
-        Some(&user.user_ref()),
-    )
-    .with_detail(detail)
-}
-
-fn completed(ctx: &Ctx<'_>, user: &User, detail: &str) -> AuditEvent {
-    AuditEvent::success(
-        ctx.now,
-        AuditKind::ResetCompleted,
         Actor::Anonymous,
         Some(&user.user_ref()),
     )
@@ -87,7 +77,8 @@ pub fn request_link(
         .write(put_user(user))
 }
 
-/// RS-1: opening the link issues a temporary password (mailed separately) and kills the link.
+/// RS-1: the link's button (a POST; opening the link changes nothing) issues a temporary
+/// password (mailed separately) beside the current one (RS-10) and kills the link.
 /// `temp` / `phc` are the fresh temporary password and its hash.
 pub fn open_link(
     ctx: &Ctx<'_>,
@@ -104,10 +95,14 @@ pub fn open_link(
     let Some(to) = user.email.clone().filter(|_| live) else {
         return Decision::err(Error::ResetLinkInvalid);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(())
-        .audit(completed(ctx, &user, "link"))
+        .audit(requested(
+            ctx,
+            &user,
+            "link opened: temporary password issued",
+        ))
         .mail(mail)
         .write(put_user(user))
 }
@@ -170,10 +165,10 @@ pub fn identity_reset(
         );
         return Decision::ok(false).audit(ev);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
-        .audit(completed(ctx, &user, "identity"))
+        .audit(requested(ctx, &user, "identity: temporary password issued"))
         .mail(mail)
         .write(put_user(user))
 }
@@ -232,11 +227,14 @@ pub fn notify_password(
     let Some(to) = user.email.clone() else {
         return Decision::ok(false);
     };
-    install_temporary(ctx, &mut user, phc.to_owned());
+    issue_beside(ctx, &mut user, temp, phc.to_owned());
     let mail = temp_mail(ctx, tenant, &user, &to, temp);
     Decision::ok(true)
-        .audit(requested(ctx, &user, "notification"))
-        .audit(completed(ctx, &user, "notification"))
+        .audit(requested(
+            ctx,
+            &user,
+            "notification: temporary password issued",
+        ))
         .mail(mail)
         .write(put_user(user))
 }

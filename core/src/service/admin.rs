@@ -1,6 +1,6 @@
 //! A tenant admin's work on the tenant's users.
 
-use super::common::{bounded, store_err};
+use super::common::{bounded, checked_cursor, store_err};
 use super::{AuthService, MAX_ATTEMPTS, UserView};
 use crate::error::{Error, Field, Result};
 use crate::flow::account::{self, Created, NewUser, Resetter, Temp, UserEdit};
@@ -54,7 +54,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let now = self.clock.now();
         let page = self
             .store
-            .list_users(tenant, after, limit.clamp(1, 500))
+            .list_users(tenant, checked_cursor(after)?, limit.clamp(1, 500))
             .await
             .map_err(store_err)?;
         Ok(Page {

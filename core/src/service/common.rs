@@ -21,6 +21,25 @@ pub(super) fn store_err(e: StoreError) -> Error {
     match e {
         StoreError::Conflict => Error::Conflict,
         StoreError::Unavailable(_) => Error::StoreUnavailable,
+        StoreError::BadCursor => Error::InvalidCursor,
+    }
+}
+
+/// A paging cursor as the client hands it back. Its form is the store's (a user ID for user
+/// lists; the store's own for audit pages, which the store checks and answers
+/// [`StoreError::BadCursor`] for), but every store's cursors are non-empty printable text of
+/// at most [`MAX_INPUT`] characters: anything else is refused before the store sees it.
+pub(super) fn checked_cursor(after: Option<&str>) -> Result<Option<&str>> {
+    match after {
+        None => Ok(None),
+        Some(a)
+            if a.is_empty()
+                || a.chars().count() > MAX_INPUT
+                || a.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            Err(Error::InvalidCursor)
+        }
+        Some(a) => Ok(Some(a)),
     }
 }
 
@@ -216,7 +235,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
     }
 
-    /// E-state for a user moving from `old` to `new` address.
+    /// E-state for a user moving from `old` to `new` address. When the address stays, `new`
+    /// holds its owners (E-7: an edit of name, role or same-as-admin flag must keep a shared
+    /// address inside its exception).
     pub(super) async fn email_state(
         &self,
         old: Option<&str>,
@@ -224,7 +245,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     ) -> Result<EmailState> {
         let (old_k, new_k) = (old.map(email_key), new.map(email_key));
         if old_k == new_k {
-            return Ok(EmailState::default());
+            let Some(k) = &new_k else {
+                return Ok(EmailState::default());
+            };
+            let rec = self.store.email_owners(k).await.map_err(store_err)?;
+            let infos = self.owner_infos(rec.as_ref()).await?;
+            return Ok(EmailState {
+                old: None,
+                new: rec,
+                new_owner_infos: infos,
+            });
         }
         let old = match &old_k {
             Some(k) => self.store.email_owners(k).await.map_err(store_err)?,

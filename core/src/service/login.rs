@@ -75,7 +75,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             Some(r) => self
                 .tenant_and_user(r)
                 .await?
-                .filter(|(_, u)| self.is_live(now, u)),
+                .filter(|(_, u)| self.is_live(now, u))
+                // L-8, defence in depth: the owner record and the user's own list must agree.
+                .filter(|(_, u)| {
+                    cert_key
+                        .as_deref()
+                        .is_none_or(|k| u.certificates.iter().any(|c| c.key == k))
+                }),
             None => None,
         };
         let Some((tenant, mut user)) = found else {
@@ -120,8 +126,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         let mut password_ok = self
             .password_check(needs_password, typed.as_ref(), &checked_phc)
             .await?;
-        let mut credentials_ok =
-            password_ok && identifier_matches && (!cert_required || cert_key.is_some());
+        // RS-10: a temporary password waiting beside the current one is compared by its keyed
+        // digest, computed for every password login: still exactly one argon2 verification on
+        // every path (L-5), known account or not, temporary password waiting or not.
+        let temp_check = req
+            .password
+            .as_ref()
+            .map(|p| crate::flow::temp_digest(&self.key, &user.user_ref(), p));
         let user_ref = user.user_ref();
         let mut out = Err(Error::Conflict);
         for attempt in 0..MAX_ATTEMPTS {
@@ -134,12 +145,24 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 password_ok = self
                     .password_check(needs_password, typed.as_ref(), &checked_phc)
                     .await?;
-                credentials_ok =
-                    password_ok && identifier_matches && (!cert_required || cert_key.is_some());
             }
+            let via_temporary = match &temp_check {
+                Some(d)
+                    if needs_password
+                        && !password_ok
+                        && crate::flow::pending_matches(&self.ctx(now), &user, d) =>
+                {
+                    Some(*d)
+                }
+                _ => None,
+            };
+            let credentials_ok = (password_ok || via_temporary.is_some())
+                && identifier_matches
+                && (!cert_required || cert_key.is_some());
             let rehash = match &typed {
                 Some(p)
-                    if credentials_ok
+                    if password_ok
+                        && credentials_ok
                         && needs_password
                         && self.hasher.needs_rehash(&checked_phc) =>
                 {
@@ -151,6 +174,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 credentials_ok,
                 access_key_ok,
                 rehash,
+                via_temporary,
             };
             let d = login::first_factor(&self.ctx(now), &tenant, user, &check);
             if let Some(o) = self.apply(d).await? {

@@ -44,7 +44,27 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         if known { Ok(()) } else { self.as_unknown() }
     }
 
-    /// RS-1: opens a reset link: a temporary password is mailed and the link dies.
+    /// RS-1: whether a reset link is live (`reset_link_invalid` when used, superseded or
+    /// expired). Reads only: opening the link (GET, HEAD — mail scanners prefetch it) must
+    /// change nothing; [`AuthService::open_reset_link`] is its button.
+    pub async fn check_reset_link(&self, token: &str) -> Result<()> {
+        let now = self.clock.now();
+        let (r, nonce) = parse_opaque(token.trim()).ok_or(Error::ResetLinkInvalid)?;
+        let live = self.user(&r).await?.is_some_and(|u| {
+            u.email.is_some()
+                && u.pending_reset
+                    .as_ref()
+                    .is_some_and(|p| p.nonce == nonce && now < p.expires_at)
+        });
+        if live {
+            Ok(())
+        } else {
+            Err(Error::ResetLinkInvalid)
+        }
+    }
+
+    /// RS-1: the reset link's button: a temporary password is mailed, issued beside the
+    /// current one (RS-10), and the link dies.
     pub async fn open_reset_link(&self, token: &str) -> Result<()> {
         let now = self.clock.now();
         let (r, nonce) = parse_opaque(token.trim()).ok_or(Error::ResetLinkInvalid)?;

@@ -119,9 +119,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     }
 
     /// L-2 (self): starts adding an authenticator; confirm with [`AuthService::confirm_totp`].
+    /// Needs [`Permission::ChooseLoginMethod`] (`forbidden` where the admin sets the method,
+    /// as for Kuroneko general and shipping users; they enrol at their next login instead).
     pub async fn begin_totp(&self, token: &str) -> Result<TotpEnrolment> {
         let now = self.clock.now();
-        let (claims, _) = self.full_session(token, Permission::EditSelf).await?;
+        let (claims, _) = self
+            .full_session(token, Permission::ChooseLoginMethod)
+            .await?;
         retrying!(self, {
             let (tenant, mut user) = self
                 .tenant_and_user(&claims.user_ref())
@@ -139,7 +143,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn confirm_totp(&self, token: &str, code: &Secret) -> Result<()> {
         let now = self.clock.now();
         bounded(Field::Code, code.expose())?;
-        let (claims, _) = self.full_session(token, Permission::EditSelf).await?;
+        let (claims, _) = self
+            .full_session(token, Permission::ChooseLoginMethod)
+            .await?;
         retrying!(self, {
             let mut user = self
                 .user(&claims.user_ref())

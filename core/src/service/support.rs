@@ -1,6 +1,6 @@
 //! Support staff's work on tenants and users, and the audit log.
 
-use super::common::{bounded, store_err};
+use super::common::{bounded, checked_cursor, store_err};
 use super::{AuthService, MAX_ATTEMPTS, TenantView, UserView};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::cert::ClientCert;
@@ -87,8 +87,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         })
     }
 
-    /// L-8, LC-4: binds a client certificate to a user; with `replace`, the user's other
-    /// certificates stop working (re-binding to a new person in charge).
+    /// L-8, LC-4: binds a client certificate to a user. One another account holds is refused
+    /// (`certificate_taken`) unless `replace`, and then that account loses it in the same
+    /// write; with `replace`, the user's other certificates stop working too (re-binding to a
+    /// new person in charge).
     pub async fn support_bind_certificate(
         &self,
         user: &UserRef,
@@ -100,6 +102,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         retrying!(self, {
             let u = self.user(user).await?.ok_or(Error::NotFound)?;
             let existing = self.store.cert_owner(&key).await.map_err(store_err)?;
+            let holder = match &existing {
+                Some(o) if o.owner != *user => self.user(&o.owner).await?,
+                _ => None,
+            };
             let mut previous: Vec<CertOwner> = Vec::new();
             for c in &u.certificates {
                 if let Some(o) = self.store.cert_owner(&c.key).await.map_err(store_err)? {
@@ -117,6 +123,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 u,
                 binding,
                 existing.as_ref(),
+                holder,
                 &previous,
                 replace,
             )
@@ -402,7 +409,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             Permission::ReadAudit,
         )?;
         self.store
-            .audit(filter, after, limit.clamp(1, 1000))
+            .audit(filter, checked_cursor(after)?, limit.clamp(1, 1000))
             .await
             .map_err(store_err)
     }

@@ -28,7 +28,7 @@ use monban_core::audit::{Actor, AuditEvent, AuditKind, Outcome};
 use monban_core::lang::Lang;
 use monban_core::model::{
     AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    PendingLogin, PendingReset, Tenant, TotpRecord, User, UserRef,
+    PendingLogin, PendingPassword, PendingReset, Tenant, TotpRecord, User, UserRef,
 };
 use monban_core::ports::StoreError;
 use monban_core::role::Role;
@@ -198,6 +198,15 @@ pub const STARTED_AT: &str = "started_at";
 pub const ENROL: &str = "enrol";
 /// An outstanding reset link (map: [`NONCE`], [`EXPIRES_AT`]).
 pub const PENDING_RESET: &str = "pending_reset";
+/// RS-10: a self-service temporary password waiting beside the current one (map: [`PHC`],
+/// [`PENDING_CHECK`], [`ISSUED_AT`], [`TEMPORARY_UNTIL`]).
+pub const PENDING_PASSWORD: &str = "pending_password";
+/// The keyed digest of a waiting temporary password (binary).
+pub const PENDING_CHECK: &str = "check";
+/// When a waiting temporary password was issued (number).
+pub const ISSUED_AT: &str = "issued_at";
+/// In a pending login: the keyed digest of the temporary password its first factor used.
+pub const VIA_TEMPORARY: &str = "via_temporary";
 /// Bound certificates (list of maps: [`CERT_KEY`], [`SERIAL`], [`SUBJECT_DN`], [`BOUND_AT`]).
 pub const CERTIFICATES: &str = "certificates";
 /// Certificate lookup key (a binding; a cert owner record).
@@ -435,6 +444,7 @@ fn pending_login_map(p: &PendingLogin) -> AttributeValue {
         )
         .put(STARTED_AT, ts(p.started_at))
         .opt(ENROL, p.enrol.as_ref().map(|e| b(e.stored())))
+        .opt(VIA_TEMPORARY, p.via_temporary.map(|d| b(&d.0)))
         .map()
 }
 
@@ -499,6 +509,17 @@ pub fn user_item(u: &User, version: u64) -> Item {
                 Out::new()
                     .put(NONCE, b(&r.nonce.0))
                     .put(EXPIRES_AT, ts(r.expires_at))
+                    .map()
+            }),
+        )
+        .opt(
+            PENDING_PASSWORD,
+            u.pending_password.as_ref().map(|p| {
+                Out::new()
+                    .put(PHC, s(&p.phc))
+                    .put(PENDING_CHECK, b(&p.check.0))
+                    .put(ISSUED_AT, ts(p.issued_at))
+                    .put(TEMPORARY_UNTIL, ts(p.until))
                     .map()
             }),
         )
@@ -843,6 +864,16 @@ pub fn user_from(item: &Item) -> Result<User, StoreError> {
             )?,
             started_at: p.ts(STARTED_AT)?,
             enrol: p.opt_secret(ENROL)?,
+            via_temporary: p.opt_digest(VIA_TEMPORARY)?,
+        }),
+    };
+    let pending_password = match r.opt_map(PENDING_PASSWORD)? {
+        None => None,
+        Some(p) => Some(PendingPassword {
+            phc: p.s(PHC)?,
+            check: p.digest(PENDING_CHECK)?,
+            issued_at: p.ts(ISSUED_AT)?,
+            until: p.ts(TEMPORARY_UNTIL)?,
         }),
     };
     let pending_reset = match r.opt_map(PENDING_RESET)? {
@@ -885,6 +916,7 @@ pub fn user_from(item: &Item) -> Result<User, StoreError> {
         last_login_at: r.opt_ts(LAST_LOGIN_AT)?,
         pending_login,
         pending_reset,
+        pending_password,
         certificates,
         password_protect: r.bool(PASSWORD_PROTECT)?,
         lang: r.lang(LANG)?,
@@ -993,6 +1025,7 @@ mod tests {
             last_login_at: None,
             pending_login: None,
             pending_reset: None,
+            pending_password: None,
             certificates: Vec::new(),
             password_history: Vec::new(),
             lang: None,

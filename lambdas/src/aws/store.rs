@@ -1184,10 +1184,13 @@ impl Store for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Page<AuditEvent>> {
+        // Cursors are the sort keys this store writes: `A#` + 16 + 8 hex digits.
         if let Some(a) = after
-            && !a.starts_with(item::AUDIT_PREFIX)
+            && !a
+                .strip_prefix(item::AUDIT_PREFIX)
+                .is_some_and(|h| h.len() == 24 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            return Err(unavailable("not an audit cursor"));
+            return Err(StoreError::BadCursor);
         }
         let (limit, want) = limits(limit);
         let mut names = HashMap::new();

@@ -146,7 +146,7 @@ impl From<UserEdit> for CoreUserEdit {
 }
 
 /// The tenant's users, by user ID.
-#[utoipa::path(get, path = "/admin/users", tag = "admin",
+#[utoipa::path(get, operation_id = "admin_list_users", path = "/admin/users", tag = "admin",
     security(("session" = [])),
     params(ListQuery),
     responses(
@@ -292,7 +292,7 @@ pub async fn delete_user<S: Store + 'static, M: Mailer + 'static>(
 }
 
 /// Unlocks a general or shipping user (L-6).
-#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "admin",
+#[utoipa::path(post, operation_id = "admin_unlock", path = "/admin/users/{id}/unlock", tag = "admin",
     security(("session" = [])),
     params(("id" = String, Path, description = "User ID")),
     responses(
@@ -314,7 +314,7 @@ pub async fn unlock<S: Store + 'static, M: Mailer + 'static>(
 }
 
 /// A new temporary password for a general or shipping user, mailed to it (RS-7).
-#[utoipa::path(post, path = "/admin/users/{id}/reset-password", tag = "admin",
+#[utoipa::path(post, operation_id = "admin_reset_password", path = "/admin/users/{id}/reset-password", tag = "admin",
     security(("session" = [])),
     params(("id" = String, Path, description = "User ID")),
     responses(

@@ -6,7 +6,8 @@
 //! body. Nothing here depends on whether the account exists.
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, State};
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::types::Accepted;
 use crate::extract::{ApiJson, ApiPath, ClientIp};
-use crate::http_error::{ApiError, ErrorBody, OwnBody, request_lang};
+use crate::http_error::{ApiError, ErrorBody, HttpProblem, OwnBody, request_lang};
 use crate::state::AppState;
 
 /// RS-1: asks for a reset link.
@@ -134,39 +135,62 @@ pub async fn request_reset<S: Store + 'static, M: Mailer + 'static>(
     Ok(accepted())
 }
 
-/// Opens a reset link (RS-1): the link dies and a temporary password is mailed.
+/// Presses the reset page's button (RS-1): the link dies and a temporary password is mailed,
+/// issued beside the current password (RS-10). Takes JSON `{"token"}` (API clients, answered
+/// in JSON) or the page's form (`application/x-www-form-urlencoded`, answered with a page).
 #[utoipa::path(post, path = "/reset/open", tag = "recovery",
-    request_body = OpenLink,
+    request_body(content(
+        (OpenLink = "application/json"),
+        (OpenLink = "application/x-www-form-urlencoded"),
+    )),
     responses(
-        (status = 200, description = "The temporary password was mailed", body = LinkOpened),
+        (status = 200, description = "The temporary password was mailed",
+            content((LinkOpened = "application/json"), (String = "text/html"))),
         (status = 400, description = "`invalid_request`", body = ErrorBody),
-        (status = 410, description = "`reset_link_invalid`: used, superseded or expired", body = ErrorBody),
+        (status = 410, description = "`reset_link_invalid`: used, superseded or expired",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
     ))]
 pub async fn open_link_post<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<OpenLink>,
-) -> Result<Json<LinkOpened>, ApiError> {
-    st.service().open_reset_link(req.token.expose()).await?;
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
     let lang = request_lang(&headers, st.service().policy().mail.default_lang);
+    if is_form(&headers) {
+        let bytes = match Bytes::from_request(req, &()).await {
+            Ok(b) => b,
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(HttpProblem::PayloadTooLarge.into());
+            }
+            Err(_) => return Err(HttpProblem::InvalidRequest.into()),
+        };
+        let token = form_token(&bytes).ok_or(HttpProblem::InvalidRequest)?;
+        let outcome = st.service().open_reset_link(token.expose()).await;
+        return Ok(outcome_page(lang, outcome.map_err(ApiError::from)));
+    }
+    let ApiJson(req) = ApiJson::<OpenLink>::from_request(req, &()).await?;
+    st.service().open_reset_link(req.token.expose()).await?;
     Ok(Json(LinkOpened {
         status: "temporary_password_mailed".into(),
         message: opened_message(lang).into(),
-    }))
+    })
+    .into_response())
 }
 
-/// The reset link as mailed (RS-1): opening it mails the temporary password. Answers a small
-/// HTML page when `Accept` prefers `text/html` (a browser), else JSON.
+/// The reset link as mailed (RS-1). Opening it changes nothing — mail scanners fetch links
+/// with GET and HEAD — and shows a page whose button POSTs the token to `/reset/open`
+/// (a browser, `Accept` preferring `text/html`), or tells an API client to POST it.
 #[utoipa::path(get, path = "/reset/{token}", tag = "recovery",
     params(("token" = String, Path, description = "The token from the mailed URL")),
     responses(
-        (status = 200, description = "The temporary password was mailed",
-            content((LinkOpened = "application/json"), (String = "text/html"))),
-        (status = 410, description = "`reset_link_invalid`",
+        (status = 200, description = "A page with the button that issues the temporary password; nothing is changed",
+            content((LinkPage = "application/json"), (String = "text/html"))),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 410, description = "`reset_link_invalid`: used, superseded or expired",
             content((ErrorBody = "application/json"), (String = "text/html"))),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn open_link_get<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -175,29 +199,106 @@ pub async fn open_link_get<S: Store + 'static, M: Mailer + 'static>(
 ) -> Response {
     let token = Secret::new(token);
     let lang = request_lang(&headers, st.service().policy().mail.default_lang);
-    let outcome = st.service().open_reset_link(token.expose()).await;
-    if !wants_html(&headers) {
-        return match outcome {
-            Ok(()) => Json(LinkOpened {
-                status: "temporary_password_mailed".into(),
-                message: opened_message(lang).into(),
-            })
-            .into_response(),
-            Err(e) => ApiError::from(e).into_response(),
+    // Reads only: a dead link says so, a live one is left as it is.
+    if let Err(e) = st.service().check_reset_link(token.expose()).await {
+        return if wants_html(&headers) {
+            outcome_page(lang, Err(e.into()))
+        } else {
+            ApiError::from(e).into_response()
         };
     }
+    if !wants_html(&headers) {
+        return Json(LinkPage {
+            status: "confirm".into(),
+            message: confirm_message(lang).into(),
+        })
+        .into_response();
+    }
+    let (title, button) = match lang {
+        Lang::Ja => ("パスワード初期化", "仮パスワードを発行する"),
+        Lang::En => ("Password reset", "Send me a temporary password"),
+    };
+    // A relative action: `/reset/{token}` → `/reset/open`, also behind a path prefix.
+    let form = format!(
+        "<form method=\"post\" action=\"open\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <button type=\"submit\">{}</button></form>",
+        escape(token.expose()),
+        escape(button)
+    );
+    html_page(StatusCode::OK, lang, title, confirm_message(lang), &form)
+}
+
+/// What `GET /reset/{token}` tells an API client: POST the token to `/reset/open`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LinkPage {
+    /// Always `confirm`.
+    pub status: String,
+    /// For a person, in the request's language.
+    pub message: String,
+}
+
+fn confirm_message(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => {
+            "パスワードを初期化するには、下のボタンを押してください。仮パスワードを登録済みのメールアドレスへお送りします。現在のパスワードは、仮パスワードでログインするまで引き続き使えます。"
+        }
+        Lang::En => {
+            "To reset your password, press the button below: a temporary password will be sent to your registered e-mail address. Your current password keeps working until you log in with the temporary one."
+        }
+    }
+}
+
+fn outcome_page(lang: Lang, outcome: Result<(), ApiError>) -> Response {
     let title = match lang {
         Lang::Ja => "パスワード初期化",
         Lang::En => "Password reset",
     };
     let (status, message) = match outcome {
         Ok(()) => (StatusCode::OK, opened_message(lang).to_owned()),
-        Err(e) => {
-            let e = ApiError::from(e);
-            (e.status(), e.body(lang).message)
-        }
+        Err(e) => (e.status(), e.body(lang).message),
     };
-    html_page(status, lang, title, &message)
+    html_page(status, lang, title, &message, "")
+}
+
+/// `application/x-www-form-urlencoded`, parameters ignored.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The `token` field of a urlencoded form.
+fn form_token(body: &[u8]) -> Option<Secret> {
+    let body = std::str::from_utf8(body).ok()?;
+    body.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == "token").then(|| percent_decode(v)).flatten()
+    })
+}
+
+fn percent_decode(v: &str) -> Option<Secret> {
+    let mut out = Vec::with_capacity(v.len());
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok().map(Secret::new)
 }
 
 /// Whether the client prefers HTML to JSON (a browser opening the mailed link).
@@ -241,7 +342,7 @@ fn escape(s: &str) -> String {
     out
 }
 
-fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str) -> Response {
+fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str, form: &str) -> Response {
     let lang_tag = match lang {
         Lang::Ja => "ja",
         Lang::En => "en",
@@ -249,7 +350,7 @@ fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str) -> Resp
     let body = format!(
         "<!doctype html>\n<html lang=\"{lang_tag}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title></head>\n<body><h1>{t}</h1>\n<p>{m}</p></body></html>\n",
+         <title>{t}</title></head>\n<body><h1>{t}</h1>\n<p>{m}</p>{form}</body></html>\n",
         t = escape(title),
         m = escape(message),
     );
@@ -259,14 +360,15 @@ fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str) -> Resp
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    // The URL holds the (now dead) token: keep it out of Referer headers and the page inert.
+    // The URL holds the token: keep it out of Referer headers and the page inert (no script;
+    // the only thing it may do is post its form back here).
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'"),
+        HeaderValue::from_static("default-src 'none'; form-action 'self'"),
     );
     res.extensions_mut().insert(OwnBody);
     res

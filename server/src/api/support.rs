@@ -179,7 +179,9 @@ pub struct ClientCert {
 pub struct BindCertificate {
     /// The certificate.
     pub certificate: ClientCert,
-    /// Re-bind: the user's other certificates stop working (a new person in charge, LC-4).
+    /// Re-bind (LC-4): a certificate another account holds moves here and that account loses
+    /// it in the same write (without `replace`: 409 `certificate_taken`); the user's other
+    /// certificates stop working (a new person in charge).
     #[serde(default)]
     pub replace: bool,
 }
@@ -724,7 +726,7 @@ pub async fn change_admin_email<S: Store + 'static, M: Mailer + 'static>(
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`conflict`", body = ErrorBody),
+        (status = 409, description = "`certificate_taken`: another account holds it and `replace` is not set (L-8); `conflict`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input` (the certificate names no fingerprint, or no serial and DN)", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),

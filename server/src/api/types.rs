@@ -172,6 +172,8 @@ pub enum Permission {
     Sweep,
     /// Read the audit log.
     ReadAudit,
+    /// Choose or change one's own second-factor method (L-2).
+    ChooseLoginMethod,
 }
 
 impl From<Permission> for monban_core::Permission {
@@ -195,6 +197,7 @@ impl From<Permission> for monban_core::Permission {
             Permission::BindCertificate => P::BindCertificate,
             Permission::Sweep => P::Sweep,
             Permission::ReadAudit => P::ReadAudit,
+            Permission::ChooseLoginMethod => P::ChooseLoginMethod,
         }
     }
 }
