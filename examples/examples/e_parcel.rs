@@ -14,8 +14,9 @@
 //! - Password Protect "Yes": the certificate alone no longer logs in; certificate + e-Parcel ID
 //!   + password does (L-8, L-5).
 //! - Procedure 1, "Request Password": monban stores only hashes, so the notification mails a
-//!   fresh temporary password to the e-Parcel ID instead of the current one (RS-6, PW-7); an
-//!   unknown address gets the same answer and no mail (RS-3).
+//!   fresh temporary password to the e-Parcel ID instead of the current one (RS-6, PW-7), which
+//!   waits beside the current password until its first login (RS-10); an unknown address gets
+//!   the same answer and no mail (RS-3).
 //! - Procedure 2, "Change password" on User Info, and the new password must differ from the
 //!   current one (PW-5); an older session stops working (L-9, RS-9).
 //!
@@ -309,13 +310,9 @@ async fn main() -> Outcome {
     w.ok("\"the password notification e-mail will be sent automatically\"");
     let temp = w.receive_secret(JOHN, MailKind::TemporaryPassword)?;
     w.say("monban stores only argon2id hashes: the mail carries a new temporary password, not the old one (PW-7)");
-    w.say("the old password stops working and the session from before is void (RS-9):");
-    w.expect_error(
-        svc.login(browser(Some(john_cert()), Some((JOHN, JOHN_PW))))
-            .await,
-        "login_failed",
-    )?;
-    w.expect_error(svc.whoami(john.token.expose()).await, "session_invalid")?;
+    w.say("it waits beside the current password, so whoever asked cannot take the account away: the session from before still works (RS-10):");
+    svc.whoami(john.token.expose()).await?;
+    w.ok("the session is still valid");
     w.say("a request for an address that is no e-Parcel ID gets the same answer, and no mail:");
     svc.request_password_notification("nobody@example.com")
         .await?;
@@ -330,6 +327,13 @@ async fn main() -> Outcome {
         s.must_change_password == Some(ChangeReason::Temporary),
         "the temporary password must be replaced",
     )?;
+    w.say("that login completed the reset: the old password and the session from before are void (RS-9):");
+    w.expect_error(
+        svc.login(browser(Some(john_cert()), Some((JOHN, JOHN_PW))))
+            .await,
+        "login_failed",
+    )?;
+    w.expect_error(svc.whoami(john.token.expose()).await, "session_invalid")?;
     let john = set_password(&svc, &w, &s, JOHN_PW_2).await?;
 
     // ---- Procedure 2 ----------------------------------------------------------------------

@@ -12,8 +12,9 @@
 //! - Name comparison: "Taro KOKU" with a one-byte or a two-byte space, any case, repeated
 //!   spaces, full-width letters; phone numbers with or without hyphens (P-5).
 //! - "Initialize": login ID + name + phone + e-mail must all match; a temporary password then
-//!   goes to the registered address (never to a new one), the old password and sessions stop
-//!   working, and the next login forces a change (RS-4, RS-9, PW-4).
+//!   goes to the registered address (never to a new one) and waits beside the current password;
+//!   its first login completes the reset — the old password and sessions stop working — and
+//!   forces a change (RS-4, RS-10, RS-9, PW-4).
 //! - The organization account is verified with the person in charge's name, phone and e-mail
 //!   (T-6).
 //!
@@ -309,7 +310,15 @@ async fn main() -> Outcome {
     .await?;
     let temp = w.receive_secret(TARO_MAIL, MailKind::TemporaryPassword)?;
     w.ok("\"an initialized password is sent to the e-mail address registered to your account\"");
-    w.say("the old password and the old session no longer work (RS-9):");
+    w.say("it waits beside the current password: whoever knows Taro's details cannot take the account away, and Taro's session still works (RS-10):");
+    svc.whoami(taro.token.expose()).await?;
+    w.ok("the session is still valid");
+    let s = log_in(&svc, &mut w, TARO_ID, temp.expose(), TARO_MAIL).await?;
+    ensure(
+        s.must_change_password == Some(ChangeReason::Temporary),
+        "the initialized password must be replaced",
+    )?;
+    w.say("that login completed the reset: the old password and the old session no longer work (RS-9):");
     w.expect_error(
         svc.login(LoginRequest {
             identifier: Some(TARO_ID.into()),
@@ -320,11 +329,6 @@ async fn main() -> Outcome {
         "login_failed",
     )?;
     w.expect_error(svc.whoami(taro.token.expose()).await, "session_invalid")?;
-    let s = log_in(&svc, &mut w, TARO_ID, temp.expose(), TARO_MAIL).await?;
-    ensure(
-        s.must_change_password == Some(ChangeReason::Temporary),
-        "the initialized password must be replaced",
-    )?;
     w.say("the new password cannot be the login ID or a common password:");
     for bad in [TARO_ID, "password1"] {
         let pw = Secret::new(bad);
