@@ -396,6 +396,8 @@ pub enum Error {
     },
     /// The target of an admin or support operation does not exist.
     NotFound,
+    /// S-4: the user has no live session with that ID.
+    SessionNotFound,
     /// PW-3 / PW-4: the session may only change the password.
     PasswordChangeRequired,
     /// L-9: the session token is invalid, expired or outdated (credential version).
@@ -463,6 +465,7 @@ impl Error {
                 field: Field::UserId,
             },
             Error::NotFound,
+            Error::SessionNotFound,
             Error::PasswordChangeRequired,
             Error::SessionInvalid,
             Error::ResetLinkInvalid,
@@ -506,6 +509,7 @@ impl Error {
             Error::SupportOnly => "support_only",
             Error::FieldNotEditable { .. } => "field_not_editable",
             Error::NotFound => "not_found",
+            Error::SessionNotFound => "session_not_found",
             Error::PasswordChangeRequired => "password_change_required",
             Error::SessionInvalid => "session_invalid",
             Error::ResetLinkInvalid => "reset_link_invalid",
@@ -667,6 +671,8 @@ impl Error {
             Error::SupportOnly => "This change is made by customer support. Please contact them.",
             Error::NotFound if ja => "対象のユーザが見つかりません。",
             Error::NotFound => "No such user.",
+            Error::SessionNotFound if ja => "指定されたセッションは見つかりません。",
+            Error::SessionNotFound => "No such session.",
             Error::PasswordChangeRequired if ja => "パスワードを変更してください。",
             Error::PasswordChangeRequired => "Please change your password first.",
             Error::SessionInvalid if ja => {

@@ -148,6 +148,9 @@ pub struct PendingLogin {
     /// second factor then completes the reset.
     #[serde(default)]
     pub via_temporary: Option<Digest>,
+    /// S-1: the factors the first step proved (the second adds its own).
+    #[serde(default)]
+    pub first_factors: Vec<Factor>,
 }
 
 /// An outstanding reset link (RS-1): single use, superseded by the next request.
@@ -224,8 +227,81 @@ pub struct User {
     pub password_protect: bool,
     /// Mail language (M-2); `None`: the tenant's.
     pub lang: Option<Lang>,
+    /// S-1: the user's sessions, kept on its record so that a check reads them with the user
+    /// and a password change ends them in the same write.
+    #[serde(default)]
+    pub sessions: Vec<SessionRecord>,
     /// Record version.
     pub version: u64,
+}
+
+/// How the user proved who it is when a session began (S-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// The password (or a temporary password).
+    Password,
+    /// A bound client certificate (L-8).
+    Certificate,
+    /// A one-time password sent by mail (L-1).
+    MailOtp,
+    /// A code from an authenticator app (L-1).
+    Totp,
+}
+
+impl Factor {
+    /// The name used over HTTP and in the bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Password => "password",
+            Factor::Certificate => "certificate",
+            Factor::MailOtp => "mail_otp",
+            Factor::Totp => "totp",
+        }
+    }
+
+    /// The factor named `s` (the inverse of [`Factor::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Factor::Password,
+            Factor::Certificate,
+            Factor::MailOtp,
+            Factor::Totp,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// A signed-in session (S-1..S-3), stored on its user's record. Its ID is named by the session
+/// token, which is signed (L-9): the ID alone does not make a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// 128 random bits, base64url.
+    pub id: String,
+    /// How the user proved who it is.
+    pub factors: Vec<Factor>,
+    /// What the session may do.
+    pub scope: crate::token::SessionScope,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// Its last use, written at most once a minute (S-3).
+    pub last_used_at: Timestamp,
+    /// When it ends whatever its use (the absolute lifetime).
+    pub expires_at: Timestamp,
+}
+
+impl SessionRecord {
+    /// When the session ends if it is not used again: the earlier of its absolute end and its
+    /// last use plus the idle time (S-3).
+    pub fn ends_at(&self, idle_secs: i64) -> Timestamp {
+        self.expires_at.min(self.last_used_at.plus_secs(idle_secs))
+    }
+
+    /// Whether the session is still alive at `now` (S-3).
+    pub fn is_live(&self, idle_secs: i64, now: Timestamp) -> bool {
+        now < self.ends_at(idle_secs)
+    }
 }
 
 impl User {

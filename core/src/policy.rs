@@ -193,8 +193,15 @@ pub struct LoginPolicy {
     pub second_factor: SecondFactor,
     /// L-8.
     pub certificate: CertificateLogin,
-    /// L-9: session lifetime in seconds.
+    /// L-9, S-3: a session's absolute lifetime in seconds, however it is used.
     pub session_ttl_secs: i64,
+    /// S-3: seconds without use after which a session ends (PCI DSS 8.2.8: 900).
+    #[serde(default = "default_session_idle_secs")]
+    pub session_idle_secs: i64,
+    /// S-1: sessions a user may hold at once; a new login past it ends the least recently
+    /// used one.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
     /// Lifetime of a password-change-only session (PW-3, PW-4) in seconds.
     pub change_password_session_ttl_secs: i64,
     /// Seconds a login challenge (waiting for its second factor) lives, whatever the resends.
@@ -414,6 +421,19 @@ impl Default for Policy {
 
 const DAYS_91: u32 = 91;
 
+/// S-3 decided secure default: 30 minutes idle.
+fn default_session_idle_secs() -> i64 {
+    30 * 60
+}
+
+/// S-1: sessions a user may hold at once unless the policy says otherwise.
+fn default_max_sessions() -> usize {
+    10
+}
+
+/// PCI DSS 8.2.8: 15 minutes idle (S-3).
+const PCI_IDLE_SECS: i64 = 15 * 60;
+
 impl Policy {
     /// NIST SP 800-63B-4 secure default: 15+ characters when single-factor (8+ with a second
     /// factor), up to 64+, any character, no composition rules, a blocklist, not the user ID,
@@ -444,6 +464,8 @@ impl Policy {
                 second_factor: SecondFactor::Required,
                 certificate: CertificateLogin::Off,
                 session_ttl_secs: 12 * 3600,
+                session_idle_secs: default_session_idle_secs(),
+                max_sessions: default_max_sessions(),
                 change_password_session_ttl_secs: 15 * 60,
                 challenge_ttl_secs: 30 * 60,
             },
@@ -511,6 +533,7 @@ impl Policy {
         p.password.required_classes = [CharClass::Digit, CharClass::Lower].into_iter().collect();
         p.password.history = 4;
         p.password.max_age_days = Some(90);
+        p.login.session_idle_secs = PCI_IDLE_SECS;
         p.lockout.max_failures = Some(10);
         p.lockout.lock_duration_secs = Some(30 * 60);
         p
@@ -532,6 +555,8 @@ impl Policy {
         p.login.user_id = UserIdRule::Alphanumeric { max: 20 };
         p.lockout.max_failures = Some(5);
         p.lockout.lock_duration_secs = None;
+        // Card payments: PCI DSS 8.2.8's 15 minutes idle.
+        p.login.session_idle_secs = PCI_IDLE_SECS;
         p.reset.reveal_unknown_accounts_leaks_existence = false;
         p.lifecycle.dormancy_days = Some(DAYS_91);
         p.profile.name = NameRule::Width { max_width: 60 };
@@ -748,8 +773,12 @@ impl Policy {
         if l.session_ttl_secs <= 0
             || l.change_password_session_ttl_secs <= 0
             || l.challenge_ttl_secs <= 0
+            || l.session_idle_secs <= 0
         {
             return bad("session lifetimes must be positive");
+        }
+        if !(1..=1000).contains(&l.max_sessions) {
+            return bad("login.max_sessions must be 1 to 1000");
         }
         if l.certificate == CertificateLogin::ThenAccessKeyAndPassword
             && self.profile.access_key_digits.is_none()

@@ -80,6 +80,9 @@ pub struct SessionClaims {
     pub tenant: String,
     /// User ID.
     pub user_id: String,
+    /// The session record this token names (S-1): 128 random bits, base64url.
+    #[serde(rename = "sid")]
+    pub session_id: String,
     /// Role at login.
     pub role: Role,
     /// The user's credential version at login (RS-9).
@@ -300,6 +303,7 @@ mod tests {
         SessionClaims {
             tenant: "123456789".into(),
             user_id: "taro".into(),
+            session_id: "AAECAwQFBgcICQoLDA0ODw".into(),
             role: Role::General,
             credential_version: 7,
             scope: SessionScope::Full,

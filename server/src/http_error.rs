@@ -16,7 +16,7 @@
 //! | 400 | `invalid_request` | the request could not be read: malformed JSON, wrong types, unknown fields, missing content type, non-UTF-8, a bad path or query parameter (also a paging cursor `after` the service never issued, on every store) |
 //! | 401 | `login_failed`, `session_invalid`, `challenge_expired`, `otp_invalid`, `unauthorized` | a credential is missing or wrong (L-5, L-9; `unauthorized`: the support token) |
 //! | 403 | `forbidden`, `support_only`, `password_change_required`, `mail_otp_not_configured` | understood, refused for this actor or account |
-//! | 404 | `not_found`, `not_enabled`, `route_not_found` | no such user; the policy turns the feature off; no such endpoint |
+//! | 404 | `not_found`, `session_not_found`, `not_enabled`, `route_not_found` | no such user; no such session of the user; the policy turns the feature off; no such endpoint |
 //! | 405 | `method_not_allowed` | |
 //! | 408 | `request_timeout` | the body did not arrive within the server's deadline (AB-5) |
 //! | 409 | `email_taken`, `same_as_admin_taken`, `user_id_taken`, `tenant_exists`, `certificate_taken`, `conflict` | clashes with stored state (E-1, E-2, T-4, L-8: a certificate another account holds, without `replace`); `conflict` may be retried |
@@ -172,7 +172,9 @@ pub fn status_of(e: &Error) -> StatusCode {
         | Error::SupportOnly
         | Error::PasswordChangeRequired
         | Error::MailOtpNotConfigured => StatusCode::FORBIDDEN,
-        Error::NotFound | Error::NotEnabled { .. } => StatusCode::NOT_FOUND,
+        Error::NotFound | Error::SessionNotFound | Error::NotEnabled { .. } => {
+            StatusCode::NOT_FOUND
+        }
         Error::EmailTaken
         | Error::SameAsAdminTaken
         | Error::UserIdTaken
@@ -346,6 +348,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("password_change_required", 403),
     ("mail_otp_not_configured", 403),
     ("not_found", 404),
+    ("session_not_found", 404),
     ("not_enabled", 404),
     ("route_not_found", 404),
     ("method_not_allowed", 405),

@@ -109,7 +109,18 @@ const MEANINGS: &[(&str, &str)] = &[
         "login.certificate",
         "Client-certificate login (L-8): `off`; `password_protect` (e-Parcel: the certificate alone, or with the password when the user turned Password Protect on); `then_access_key_and_password` (SECOM).",
     ),
-    ("login.session_ttl_secs", "Seconds a session lasts (L-9)."),
+    (
+        "login.session_ttl_secs",
+        "Seconds a session lasts at most, however it is used (L-9, S-3).",
+    ),
+    (
+        "login.session_idle_secs",
+        "Seconds without use after which a session ends; its last use is written at most once a minute (S-3).",
+    ),
+    (
+        "login.max_sessions",
+        "Sessions a user may hold at once; a new login past it ends the least recently used one (S-1).",
+    ),
     (
         "login.change_password_session_ttl_secs",
         "Seconds a session that may only change the password lasts (PW-3, PW-4).",
@@ -351,6 +362,10 @@ const WHEN: &[(&str, &str)] = &[
     (
         "not_found",
         "The user an admin or support operation names does not exist.",
+    ),
+    (
+        "session_not_found",
+        "The signed-in user has no live session with that ID (S-4).",
     ),
     (
         "not_enabled",

@@ -41,6 +41,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/support/tenants/{code}/users/{id}"),
     ("delete", "/support/tenants/{code}/users/{id}"),
     ("post", "/support/tenants/{code}/users/{id}/end-sessions"),
+    ("get", "/me/sessions"),
+    ("delete", "/me/sessions/{id}"),
+    ("post", "/me/sessions/end-others"),
+    ("post", "/admin/users/{id}/end-sessions"),
     ("post", "/support/tenants/{code}/users/{id}/unlock"),
     ("post", "/support/tenants/{code}/users/{id}/reset-password"),
     ("put", "/support/tenants/{code}/admin-email"),
@@ -178,6 +182,8 @@ async fn every_error_response_uses_the_error_schema_and_bodies_are_described() {
                         | "/support/tenants/{code}/users/{id}/unlock"
                         | "/support/tenants/{code}/users/{id}/reset-password"
                         | "/support/tenants/{code}/users/{id}/end-sessions"
+                        | "/admin/users/{id}/end-sessions"
+                        | "/me/sessions/end-others"
                 );
                 assert_eq!(has_body, !bodyless, "{m} {path}");
             }

@@ -35,8 +35,10 @@ use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
 use monban_core::model::{
     AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    PendingLogin, PendingPassword, PendingReset, Tenant, TotpRecord, User, UserRef, Write,
+    Factor, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord, User,
+    UserRef, Write,
 };
+use monban_core::token::SessionScope;
 use monban_core::normalize::email_key;
 use monban_core::ports::{Store, StoreError};
 use monban_core::role::Role;
@@ -173,6 +175,7 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
             started_at: T0,
             enrol: Some(Sealed::from_stored(vec![7; 67])),
             via_temporary: Some(Digest::of(b"temp")),
+            first_factors: vec![Factor::Certificate, Factor::Password],
         }),
         pending_reset: Some(PendingReset {
             nonce: Digest::of(b"reset"),
@@ -192,6 +195,24 @@ pub fn full_user(tenant: &str, user_id: &str) -> User {
         }],
         password_protect: true,
         lang: Some(Lang::En),
+        sessions: vec![
+            SessionRecord {
+                id: "AAECAwQFBgcICQoLDA0ODw".into(),
+                factors: vec![Factor::Password, Factor::Totp],
+                scope: SessionScope::Full,
+                started_at: T0,
+                last_used_at: T0.plus_secs(61),
+                expires_at: T0.plus_secs(43_200),
+            },
+            SessionRecord {
+                id: "EBESExQVFhcYGRobHB0eHw".into(),
+                factors: vec![Factor::Certificate],
+                scope: SessionScope::ChangePassword,
+                started_at: T0,
+                last_used_at: T0,
+                expires_at: T0.plus_secs(900),
+            },
+        ],
         version: 0,
     }
 }
@@ -205,6 +226,7 @@ fn user(tenant: &str, user_id: &str) -> User {
         pending_reset: None,
         pending_password: None,
         certificates: Vec::new(),
+        sessions: Vec::new(),
         ..full_user(tenant, user_id)
     }
 }

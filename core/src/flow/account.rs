@@ -396,6 +396,7 @@ fn new_user_record(
         totp_pending: None,
         lock: LockState::default(),
         credential_version: 1,
+        sessions: Vec::new(),
         created_at: ctx.now,
         last_login_at: None,
         pending_login: None,
@@ -1111,12 +1112,12 @@ pub fn delete_tenant(ctx: &Ctx<'_>, tenant: &Tenant) -> Decision<()> {
     })
 }
 
-/// S-4 (support): ends every session of a user (the credential version moves on, L-9).
+/// S-4 (support): ends every session of a user, and a login waiting for its second factor.
 pub fn end_sessions(ctx: &Ctx<'_>, mut user: User) -> Decision<()> {
     if let Err(e) = require(ctx, Role::Support, Permission::ResetAdmin) {
         return Decision::err(e);
     }
-    user.credential_version = user.credential_version.saturating_add(1);
+    user.sessions.clear();
     user.pending_login = None;
     let ev = audit_by(ctx, &Actor::Support, AuditKind::LoggedOut, &user.user_ref())
         .with_detail("every session ended by support");
@@ -1370,7 +1371,7 @@ pub fn bind_certificate(
             if let Some(mut h) = holder.filter(|h| h.user_ref() == o.owner) {
                 h.certificates.retain(|c| c.key != binding.key);
                 // LC-4: the old certificate stops working, sessions made with it too.
-                h.credential_version = h.credential_version.saturating_add(1);
+                super::new_credentials(&mut h);
                 events.push(
                     audit_by(ctx, &Actor::Support, AuditKind::CertificateBound, &o.owner)
                         .with_detail("unbound: re-bound to another account"),
@@ -1417,7 +1418,7 @@ pub fn bind_certificate(
         }
         user.certificates.clear();
         // LC-4: the old person in charge is out: sessions made with the old certificate end.
-        user.credential_version = user.credential_version.saturating_add(1);
+        super::new_credentials(&mut user);
     }
     user.certificates.retain(|c| c.key != binding.key);
     user.certificates.push(binding);

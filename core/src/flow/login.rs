@@ -22,7 +22,7 @@ use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::{Error, Result};
 use crate::lockout::{self, LockStatus};
 use crate::mail::MailContent;
-use crate::model::{LoginMethod, PendingLogin, Tenant, TotpRecord, User};
+use crate::model::{Factor, LoginMethod, PendingLogin, Tenant, TotpRecord, User};
 use crate::otp;
 use crate::password;
 use crate::policy::SecondFactor;
@@ -95,6 +95,8 @@ pub struct FirstFactorCheck {
     /// RS-10: the credential was not the current password but the waiting temporary password
     /// with this keyed digest (see [`super::temp_digest`]).
     pub via_temporary: Option<crate::secret::Digest>,
+    /// S-1: what this step proves when it succeeds (password, certificate).
+    pub factors: Vec<Factor>,
 }
 
 fn event(ctx: &Ctx<'_>, kind: AuditKind, user: &User) -> AuditEvent {
@@ -108,16 +110,16 @@ fn failure(ctx: &Ctx<'_>, kind: AuditKind, user: &User, code: &str) -> AuditEven
 }
 
 /// Issues a session for `user` and records the success (L-7).
-pub fn complete(ctx: &Ctx<'_>, user: &mut User) -> Session {
+pub fn complete(ctx: &Ctx<'_>, user: &mut User, factors: Vec<Factor>) -> Session {
     lockout::record_success(&mut user.lock);
     user.last_login_at = Some(ctx.now);
     user.pending_login = None;
-    session_for(ctx, user)
+    session_for(ctx, user, factors)
 }
 
-/// A session token for `user` as it is now: change-password-only when the password is
+/// A new session of `user` as it is now (S-1): change-password-only when the password is
 /// temporary (PW-4) or expired (PW-3).
-pub fn session_for(ctx: &Ctx<'_>, user: &User) -> Session {
+pub fn session_for(ctx: &Ctx<'_>, user: &mut User, factors: Vec<Factor>) -> Session {
     let reason = if user.password.temporary_until.is_some() {
         Some(ChangeReason::Temporary)
     } else if password::is_expired(&ctx.policy.password, &user.password, ctx.now) {
@@ -132,15 +134,7 @@ pub fn session_for(ctx: &Ctx<'_>, user: &User) -> Session {
         ),
         None => (SessionScope::Full, ctx.policy.login.session_ttl_secs),
     };
-    let claims = SessionClaims {
-        tenant: user.tenant.clone(),
-        user_id: user.user_id.clone(),
-        role: user.role,
-        credential_version: user.credential_version,
-        scope,
-        issued_at: ctx.now,
-        expires_at: ctx.now.plus_secs(ttl),
-    };
+    let claims = super::session::open(ctx, user, scope, factors, ttl);
     Session {
         token: ctx.key.sign(&claims),
         claims,
@@ -194,14 +188,14 @@ pub fn first_factor(
     }
     if pol.login.second_factor == SecondFactor::Off {
         let completed = settle_temporary(ctx, &mut user, check.via_temporary.is_some());
-        let s = complete(ctx, &mut user);
+        let s = complete(ctx, &mut user, check.factors.clone());
         let mut d = Decision::ok(LoginStep::Session(s));
         d.audit.extend(completed);
         return d
             .audit(event(ctx, AuditKind::LoginSucceeded, &user))
             .write(put_user(user));
     }
-    start_second_factor(ctx, tenant, user, check.via_temporary)
+    start_second_factor(ctx, tenant, user, check)
 }
 
 /// RS-10 at the end of a successful login: with the waiting temporary password, the reset
@@ -221,9 +215,10 @@ fn start_second_factor(
     ctx: &Ctx<'_>,
     tenant: &Tenant,
     mut user: User,
-    via_temporary: Option<crate::secret::Digest>,
+    check: &FirstFactorCheck,
 ) -> Decision<LoginStep> {
     let pol = ctx.policy;
+    let via_temporary = check.via_temporary;
     let previous_sends = user
         .pending_login
         .as_ref()
@@ -255,6 +250,7 @@ fn start_second_factor(
                 started_at: ctx.now,
                 enrol: None,
                 via_temporary,
+                first_factors: check.factors.clone(),
             });
             let lang = super::lang_for(pol, Some(tenant), &user);
             let content = MailContent::Otp {
@@ -291,6 +287,7 @@ fn start_second_factor(
                 started_at: ctx.now,
                 enrol,
                 via_temporary,
+                first_factors: check.factors.clone(),
             });
             let challenge = Challenge {
                 token,
@@ -401,7 +398,12 @@ pub fn second_factor(
         }
     }
     let completed = settle_temporary(ctx, &mut user, pending.via_temporary.is_some());
-    let s = complete(ctx, &mut user);
+    let mut factors = pending.first_factors.clone();
+    factors.push(match user.login_method {
+        LoginMethod::MailOtp => Factor::MailOtp,
+        LoginMethod::Totp => Factor::Totp,
+    });
+    let s = complete(ctx, &mut user, factors);
     let mut d = Decision::ok(s).audit(event(ctx, AuditKind::OtpVerified, &user));
     d.audit.extend(completed);
     d.audit(event(ctx, AuditKind::LoginSucceeded, &user))
@@ -459,8 +461,14 @@ pub struct ChangeCheck {
     pub new_phc: String,
 }
 
-/// PW-2..PW-5, RS-9: change the password; a new full session replaces the old ones.
-pub fn change_password(ctx: &Ctx<'_>, mut user: User, check: &ChangeCheck) -> Decision<Session> {
+/// PW-2..PW-5, RS-9, S-4: change the password; a new full session, made with the factors of
+/// the session that asked (`factors`), replaces every session of the user.
+pub fn change_password(
+    ctx: &Ctx<'_>,
+    mut user: User,
+    check: &ChangeCheck,
+    factors: Vec<Factor>,
+) -> Decision<Session> {
     let pol = ctx.policy;
     if !check.current_ok {
         let locked_now = lockout::record_failure(&mut user.lock, &pol.lockout, ctx.now);
@@ -486,19 +494,23 @@ pub fn change_password(ctx: &Ctx<'_>, mut user: User, check: &ChangeCheck) -> De
         set_at: ctx.now,
         temporary_until: None,
     };
-    user.credential_version = user.credential_version.saturating_add(1);
+    super::new_credentials(&mut user);
     user.pending_login = None;
     user.pending_reset = None;
     user.pending_password = None;
-    let s = session_for(ctx, &user);
+    let s = session_for(ctx, &mut user, factors);
     Decision::ok(s)
         .audit(event(ctx, AuditKind::PasswordChanged, &user))
         .write(put_user(user))
 }
 
-/// Checks a session token against the stored user (L-9, RS-9): the user exists, is live and
-/// the credential version matches.
-pub fn check_session(ctx: &Ctx<'_>, claims: &SessionClaims, user: Option<&User>) -> Result<()> {
+/// Checks a session token against the stored user (L-9, RS-9, S-2): the user exists, is live,
+/// the credential version matches and the session the token names is live (S-3).
+pub fn check_session(
+    ctx: &Ctx<'_>,
+    claims: &SessionClaims,
+    user: Option<&User>,
+) -> Result<super::session::Check> {
     let Some(user) = user else {
         return Err(Error::SessionInvalid);
     };
@@ -508,7 +520,7 @@ pub fn check_session(ctx: &Ctx<'_>, claims: &SessionClaims, user: Option<&User>)
     {
         return Err(Error::SessionInvalid);
     }
-    Ok(())
+    super::session::check(ctx, claims, user)
 }
 
 /// LC-1: a general or shipping user with no login for the dormancy period (since creation

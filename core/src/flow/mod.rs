@@ -17,6 +17,7 @@
 pub mod account;
 pub mod login;
 pub mod recovery;
+pub mod session;
 
 use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
@@ -150,12 +151,19 @@ pub fn temporary_record(ctx: &Ctx<'_>, phc: String) -> PasswordRecord {
     }
 }
 
+/// RS-9, S-4: the credentials changed: every token made before stops working (L-9) and every
+/// session ends.
+pub fn new_credentials(user: &mut User) {
+    user.credential_version = user.credential_version.saturating_add(1);
+    user.sessions.clear();
+}
+
 /// RS-9: replaces the password with a temporary one, bumps the credential version and voids
 /// outstanding OTPs and reset links.
 pub fn install_temporary(ctx: &Ctx<'_>, user: &mut User, phc: String) {
     retire_password(ctx, user);
     user.password = temporary_record(ctx, phc);
-    user.credential_version = user.credential_version.saturating_add(1);
+    new_credentials(user);
     user.pending_login = None;
     user.pending_reset = None;
     user.pending_password = None;
@@ -206,7 +214,7 @@ pub fn promote_pending(ctx: &Ctx<'_>, user: &mut User) {
             set_at: ctx.now,
             temporary_until: Some(p.until),
         };
-        user.credential_version = user.credential_version.saturating_add(1);
+        new_credentials(user);
         user.pending_reset = None;
     }
 }

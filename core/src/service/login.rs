@@ -6,8 +6,8 @@ use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::{Error, Field, Result};
 use crate::flow::account;
 use crate::flow::login::{self, FirstFactorCheck, LoginStep, Session};
-use crate::flow::{Decision, put_user};
-use crate::model::{User, UserRef};
+use crate::flow::session;
+use crate::model::{Factor, User, UserRef};
 use crate::normalize::email_key;
 use crate::policy::{CertificateLogin, Identifier};
 use crate::ports::{Mailer, Store};
@@ -134,6 +134,14 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             .as_ref()
             .map(|p| crate::flow::temp_digest(&self.key, &user.user_ref(), p));
         let user_ref = user.user_ref();
+        // S-1: what this first step proves when it succeeds.
+        let factors: Vec<Factor> = [
+            (needs_password, Factor::Password),
+            (cert_key.is_some(), Factor::Certificate),
+        ]
+        .into_iter()
+        .filter_map(|(used, f)| used.then_some(f))
+        .collect();
         let mut out = Err(Error::Conflict);
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
@@ -175,6 +183,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 access_key_ok,
                 rehash,
                 via_temporary,
+                factors: factors.clone(),
             };
             let d = login::first_factor(&self.ctx(now), &tenant, user, &check);
             if let Some(o) = self.apply(d).await? {
@@ -236,7 +245,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         })
     }
 
-    /// L-9: the claims and user of a valid session (any scope).
+    /// L-9, S-2: the claims and user of a valid session (any scope). The session's last use
+    /// is written when it is a minute old or more (S-3); the user returned is then the one
+    /// stored after that write.
     pub async fn authenticate(&self, token: &str) -> Result<(SessionClaims, User)> {
         let now = self.clock.now();
         if token.len() > 4096 {
@@ -244,8 +255,11 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         }
         let claims = self.key.verify(token.trim(), now)?;
         let user = self.user(&claims.user_ref()).await?;
-        login::check_session(&self.ctx(now), &claims, user.as_ref())?;
-        let user = user.ok_or(Error::SessionInvalid)?;
+        let check = login::check_session(&self.ctx(now), &claims, user.as_ref())?;
+        let mut user = user.ok_or(Error::SessionInvalid)?;
+        if check == session::Check::LiveTouch {
+            user = self.touch_session(&claims, user).await?;
+        }
         Ok((claims, user))
     }
 
@@ -275,28 +289,16 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         Ok(c.scope == SessionScope::Full && self.policy.can(u.role, permission))
     }
 
-    /// Ends every session of the user (the credential version moves on).
+    /// S-4: ends this session only; the user's other sessions go on.
     pub async fn logout(&self, token: &str) -> Result<()> {
-        let now = self.clock.now();
         let (claims, _) = self.authenticate(token).await?;
-        retrying!(self, {
-            let Some(mut u) = self.user(&claims.user_ref()).await? else {
-                return Ok(());
-            };
-            if u.credential_version != claims.credential_version {
-                return Ok(());
-            }
-            u.credential_version = u.credential_version.saturating_add(1);
-            let r = u.user_ref();
-            Decision::ok(())
-                .audit(AuditEvent::success(
-                    now,
-                    AuditKind::LoggedOut,
-                    Actor::user(&r),
-                    Some(&r),
-                ))
-                .write(put_user(u))
-        })
+        self.end_sessions_of(
+            &claims.user_ref(),
+            session::Ending::One(&claims.session_id),
+            &Actor::user(&claims.user_ref()),
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -20,6 +20,7 @@ use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::token::SessionKey;
 pub use abuse::AddressBlock;
+pub use sessions::SessionView;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,7 @@ mod lifecycle;
 mod login;
 mod recovery;
 mod self_service;
+mod sessions;
 mod support;
 #[cfg(all(test, feature = "test-util"))]
 #[allow(clippy::unwrap_used, clippy::panic)]

@@ -43,7 +43,8 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 _ => self.change_check(claims.scope, current, new, &user).await?,
             };
             let phc_now = user.password.phc.clone();
-            let d = login::change_password(&self.ctx(now), user, &check);
+            let factors = crate::flow::session::factors_of(&user, &claims.session_id);
+            let d = login::change_password(&self.ctx(now), user, &check, factors);
             if let Some(o) = self.apply(d).await? {
                 out = o;
                 break;
@@ -53,9 +54,8 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 .user(&claims.user_ref())
                 .await?
                 .ok_or(Error::SessionInvalid)?;
-            if user.credential_version != claims.credential_version {
-                return Err(Error::SessionInvalid);
-            }
+            // The session may have ended meanwhile (S-2).
+            login::check_session(&self.ctx(now), &claims, Some(&user))?;
         }
         out
     }

@@ -28,8 +28,10 @@ use monban_core::audit::{Actor, AuditEvent, AuditKind, Outcome};
 use monban_core::lang::Lang;
 use monban_core::model::{
     AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    PendingLogin, PendingPassword, PendingReset, Tenant, TotpRecord, User, UserRef,
+    Factor, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord, User,
+    UserRef,
 };
+use monban_core::token::SessionScope;
 use monban_core::ports::StoreError;
 use monban_core::role::Role;
 use monban_core::seal::{AccessKeyHash, Sealed};
@@ -219,6 +221,18 @@ pub const SUBJECT_DN: &str = "subject_dn";
 pub const BOUND_AT: &str = "bound_at";
 /// "Password Protect" (boolean).
 pub const PASSWORD_PROTECT: &str = "password_protect";
+/// User: its sessions (S-1), a list of maps.
+pub const SESSIONS: &str = "sessions";
+/// Session: its ID.
+pub const SESSION_ID: &str = "id";
+/// Session: the factors used (a list of names); pending login: `first_factors`.
+pub const FACTORS: &str = "factors";
+/// Pending login: the factors the first step proved.
+pub const FIRST_FACTORS: &str = "first_factors";
+/// Session: its scope.
+pub const SCOPE: &str = "scope";
+/// Session: its last use.
+pub const LAST_USED_AT: &str = "last_used_at";
 
 /// Normalized e-mail address (e-mail owners).
 pub const ADDRESS: &str = "address";
@@ -445,6 +459,29 @@ fn pending_login_map(p: &PendingLogin) -> AttributeValue {
         .put(STARTED_AT, ts(p.started_at))
         .opt(ENROL, p.enrol.as_ref().map(|e| b(e.stored())))
         .opt(VIA_TEMPORARY, p.via_temporary.map(|d| b(&d.0)))
+        .put(FIRST_FACTORS, factors_list(&p.first_factors))
+        .map()
+}
+
+fn factors_list(f: &[Factor]) -> AttributeValue {
+    AttributeValue::L(f.iter().map(|f| s(f.as_str())).collect())
+}
+
+fn scope_str(scope: SessionScope) -> &'static str {
+    match scope {
+        SessionScope::Full => "full",
+        SessionScope::ChangePassword => "change_password",
+    }
+}
+
+fn session_map(x: &SessionRecord) -> AttributeValue {
+    Out::new()
+        .put(SESSION_ID, s(&x.id))
+        .put(FACTORS, factors_list(&x.factors))
+        .put(SCOPE, s(scope_str(x.scope)))
+        .put(STARTED_AT, ts(x.started_at))
+        .put(LAST_USED_AT, ts(x.last_used_at))
+        .put(EXPIRES_AT, ts(x.expires_at))
         .map()
 }
 
@@ -528,6 +565,10 @@ pub fn user_item(u: &User, version: u64) -> Item {
             AttributeValue::L(u.certificates.iter().map(cert_binding_map).collect()),
         )
         .put(PASSWORD_PROTECT, AttributeValue::Bool(u.password_protect))
+        .put(
+            SESSIONS,
+            AttributeValue::L(u.sessions.iter().map(session_map).collect()),
+        )
         .opt(LANG, u.lang.map(|l| s(lang_str(l))));
     item.extend(user_key(&u.user_ref()));
     item
@@ -763,6 +804,33 @@ impl<'a> In<'a> {
         }
     }
 
+    fn factors(&self, attr: &str) -> R<Vec<Factor>> {
+        self.list_of(
+            attr,
+            |v| match v {
+                AttributeValue::S(x) => Factor::parse(x),
+                _ => None,
+            },
+            "holds an unknown factor",
+        )
+    }
+
+    fn session(&self) -> R<SessionRecord> {
+        let scope = match self.s(SCOPE)?.as_str() {
+            "full" => SessionScope::Full,
+            "change_password" => SessionScope::ChangePassword,
+            _ => return Err(self.err(SCOPE, "is not a known scope")),
+        };
+        Ok(SessionRecord {
+            id: self.s(SESSION_ID)?,
+            factors: self.factors(FACTORS)?,
+            scope,
+            started_at: self.ts(STARTED_AT)?,
+            last_used_at: self.ts(LAST_USED_AT)?,
+            expires_at: self.ts(EXPIRES_AT)?,
+        })
+    }
+
     fn user_ref(&self) -> R<UserRef> {
         Ok(UserRef::new(self.s(TENANT)?, self.s(USER_ID)?))
     }
@@ -865,6 +933,7 @@ pub fn user_from(item: &Item) -> Result<User, StoreError> {
             started_at: p.ts(STARTED_AT)?,
             enrol: p.opt_secret(ENROL)?,
             via_temporary: p.opt_digest(VIA_TEMPORARY)?,
+            first_factors: p.factors(FIRST_FACTORS)?,
         }),
     };
     let pending_password = match r.opt_map(PENDING_PASSWORD)? {
@@ -920,6 +989,11 @@ pub fn user_from(item: &Item) -> Result<User, StoreError> {
         certificates,
         password_protect: r.bool(PASSWORD_PROTECT)?,
         lang: r.lang(LANG)?,
+        sessions: r
+            .maps(SESSIONS)?
+            .iter()
+            .map(In::session)
+            .collect::<R<Vec<_>>>()?,
         version: r.num(VERSION)?,
     })
 }
@@ -1030,6 +1104,7 @@ mod tests {
             password_history: Vec::new(),
             lang: None,
             lock: LockState::default(),
+            sessions: Vec::new(),
             ..u
         };
         assert_eq!(user_from(&user_item(&bare, 3)), Ok(bare));

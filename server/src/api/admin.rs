@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::checked_id;
-use super::types::{AccountKind, Created, Lang, LoginMethod, PasswordReset, Role, User, UserPage};
+use super::types::{
+    AccountKind, Created, Lang, LoginMethod, PasswordReset, Role, SessionsEnded, User, UserPage,
+};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, SessionToken};
 use crate::http_error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -311,6 +313,28 @@ pub async fn unlock<S: Store + 'static, M: Mailer + 'static>(
     checked_id(Field::UserId, &id)?;
     st.service().admin_unlock(token.expose(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of a general or shipping user (S-4).
+#[utoipa::path(post, operation_id = "admin_end_sessions", path = "/admin/users/{id}/end-sessions", tag = "admin",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "User ID")),
+    responses(
+        (status = 200, description = "How many sessions ended", body = SessionsEnded),
+        (status = 401, description = "`session_invalid`", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `password_change_required`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_input`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn end_sessions<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    SessionToken(token): SessionToken,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    checked_id(Field::UserId, &id)?;
+    let ended = st.service().admin_end_sessions(token.expose(), &id).await?;
+    Ok(Json(SessionsEnded { ended }))
 }
 
 /// A new temporary password for a general or shipping user, mailed to it (RS-7).

@@ -198,7 +198,7 @@ pub async fn resend_otp<S: Store + 'static, M: Mailer + 'static>(
 #[utoipa::path(post, path = "/logout", tag = "login",
     security(("session" = [])),
     responses(
-        (status = 204, description = "Signed out everywhere"),
+        (status = 204, description = "This session ended; the user's other sessions go on (S-4)"),
         (status = 401, description = "`session_invalid`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]

@@ -9,7 +9,9 @@ use monban_core::ports::{Mailer, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::types::{Lang, LoginMethod, Permission, Session, TotpEnrolment, User};
+use super::types::{
+    Lang, LoginMethod, Permission, Session, SessionList, SessionsEnded, TotpEnrolment, User,
+};
 use crate::extract::{ApiJson, ApiPath, SessionToken};
 use crate::http_error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -206,4 +208,57 @@ pub async fn permission<S: Store + 'static, M: Mailer + 'static>(
 ) -> Result<Json<Allowed>, ApiError> {
     let allowed = st.service().can(token.expose(), p.into()).await?;
     Ok(Json(Allowed { allowed }))
+}
+
+/// The signed-in user's live sessions, most recently used first (S-4).
+#[utoipa::path(get, operation_id = "list_my_sessions", path = "/me/sessions", tag = "self",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The live sessions; `current` marks this one", body = SessionList),
+        (status = 401, description = "`session_invalid`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn list_sessions<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> Result<Json<SessionList>, ApiError> {
+    let items = st.service().list_sessions(token.expose()).await?;
+    Ok(Json(SessionList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Ends one of the signed-in user's sessions (S-4); ending the current one is a logout.
+#[utoipa::path(delete, operation_id = "end_my_session", path = "/me/sessions/{id}", tag = "self",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "Session ID, from `GET /me/sessions`")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "`session_invalid`", body = ErrorBody),
+        (status = 404, description = "`session_not_found`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn end_session<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    SessionToken(token): SessionToken,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    st.service().end_session(token.expose(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the signed-in user but this one (S-4).
+#[utoipa::path(post, operation_id = "end_my_other_sessions", path = "/me/sessions/end-others", tag = "self",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended", body = SessionsEnded),
+        (status = 401, description = "`session_invalid`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    ))]
+pub async fn end_other_sessions<S: Store + 'static, M: Mailer + 'static>(
+    State(st): State<AppState<S, M>>,
+    SessionToken(token): SessionToken,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let ended = st.service().end_other_sessions(token.expose()).await?;
+    Ok(Json(SessionsEnded { ended }))
 }

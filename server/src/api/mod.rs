@@ -120,12 +120,16 @@ impl Modify for Security {
         me::begin_totp,
         me::confirm_totp,
         me::permission,
+        me::list_sessions,
+        me::end_session,
+        me::end_other_sessions,
         admin::list_users,
         admin::create_user,
         admin::get_user,
         admin::edit_user,
         admin::delete_user,
         admin::unlock,
+        admin::end_sessions,
         admin::reset_password,
         admin::reset_authenticator,
         support::create_tenant,
@@ -209,6 +213,15 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
         .route("/me/totp", post(me::begin_totp::<S, M>))
         .route("/me/totp/confirm", post(me::confirm_totp::<S, M>))
         .route("/me/permissions/{permission}", get(me::permission::<S, M>))
+        .route("/me/sessions", get(me::list_sessions::<S, M>))
+        .route(
+            "/me/sessions/end-others",
+            post(me::end_other_sessions::<S, M>),
+        )
+        .route(
+            "/me/sessions/{id}",
+            axum::routing::delete(me::end_session::<S, M>),
+        )
         .route(
             "/admin/users",
             get(admin::list_users::<S, M>).post(admin::create_user::<S, M>),
@@ -220,6 +233,10 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
                 .delete(admin::delete_user::<S, M>),
         )
         .route("/admin/users/{id}/unlock", post(admin::unlock::<S, M>))
+        .route(
+            "/admin/users/{id}/end-sessions",
+            post(admin::end_sessions::<S, M>),
+        )
         .route(
             "/admin/users/{id}/reset-password",
             post(admin::reset_password::<S, M>),

@@ -251,11 +251,14 @@ pub struct Session {
     pub tenant: String,
     /// User ID.
     pub user_id: String,
+    /// The session's ID (S-1), as `GET /me/sessions` lists it.
+    pub session_id: String,
     /// Role.
     pub role: Role,
     /// `change_password`: only `POST /me/password` works until the password is changed.
     pub scope: SessionScope,
-    /// When the token expires.
+    /// When the session ends at the latest (its absolute lifetime); it ends earlier when it
+    /// is not used for the policy's idle time (S-3).
     pub expires_at: i64,
     /// Set when the password must be changed first (PW-3, PW-4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,12 +272,86 @@ impl From<CoreSession> for Session {
             token_type: "Bearer".into(),
             tenant: s.claims.tenant.clone(),
             user_id: s.claims.user_id.clone(),
+            session_id: s.claims.session_id.clone(),
             role: s.claims.role.into(),
             scope: s.claims.scope.into(),
             expires_at: s.claims.expires_at.secs(),
             must_change_password: s.must_change_password.map(Into::into),
         }
     }
+}
+
+/// How the user proved who it is when a session began (S-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// The password (or a temporary password).
+    Password,
+    /// A bound client certificate.
+    Certificate,
+    /// A one-time password sent by mail.
+    MailOtp,
+    /// A code from an authenticator app.
+    Totp,
+}
+
+impl From<monban_core::model::Factor> for Factor {
+    fn from(f: monban_core::model::Factor) -> Self {
+        use monban_core::model::Factor as F;
+        match f {
+            F::Password => Factor::Password,
+            F::Certificate => Factor::Certificate,
+            F::MailOtp => Factor::MailOtp,
+            F::Totp => Factor::Totp,
+        }
+    }
+}
+
+/// One live session of the signed-in user (S-4).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    /// Its ID: `DELETE /me/sessions/{id}` ends it.
+    pub id: String,
+    /// Whether it is the session making this request.
+    pub current: bool,
+    /// How the user proved who it is.
+    pub factors: Vec<Factor>,
+    /// `change_password`: a session that may only change the password.
+    pub scope: SessionScope,
+    /// When it began.
+    pub started_at: i64,
+    /// Its last use, to within a minute.
+    pub last_used_at: i64,
+    /// When it ends if not used again: the idle limit or its absolute end, whichever is first.
+    pub ends_at: i64,
+}
+
+impl From<monban_core::service::SessionView> for SessionInfo {
+    fn from(v: monban_core::service::SessionView) -> Self {
+        Self {
+            id: v.id,
+            current: v.current,
+            factors: v.factors.into_iter().map(Into::into).collect(),
+            scope: v.scope.into(),
+            started_at: v.started_at.secs(),
+            last_used_at: v.last_used_at.secs(),
+            ends_at: v.ends_at.secs(),
+        }
+    }
+}
+
+/// The live sessions of the signed-in user, most recently used first (S-4).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    /// The sessions.
+    pub items: Vec<SessionInfo>,
+}
+
+/// How many sessions an ending ended (S-4).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsEnded {
+    /// Sessions ended.
+    pub ended: usize,
 }
 
 /// An authenticator to add to the user's app (L-2).
