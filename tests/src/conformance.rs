@@ -93,6 +93,8 @@ macro_rules! __store_conformance {
             parallel_counter_bumps_lose_none,
             counter_windows_restart_after_expiry,
             counters_list_by_group_and_delete,
+            sessions_end_at_once_on_every_instance,
+            parallel_checks_write_the_last_use_once,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -1160,6 +1162,33 @@ struct Fixture<S> {
     svc: Arc<Svc<S>>,
     store: Arc<S>,
     mailer: Arc<CapturingMailer>,
+    clock: Arc<ManualClock>,
+}
+
+impl<S: Store + 'static> Fixture<S> {
+    /// A second instance over the same store, key and clock (another process or Lambda).
+    fn other_instance(&self) -> Svc<S> {
+        AuthService::new(
+            self.svc.policy().clone(),
+            SessionKey::new(vec![42u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+            Arc::clone(&self.store),
+            Arc::clone(&self.mailer),
+            Arc::clone(&self.clock),
+            SeededRandom::new(8),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A full admin session by password and mailed code.
+    async fn admin_session(&self) -> Secret {
+        let step = self.svc.login(admin_login(PASSWORD)).await;
+        let Ok(LoginStep::SecondFactor(ch)) = step else {
+            panic!("second factor expected: {step:?}")
+        };
+        let code = last_secret(&self.mailer, MailKind::Otp);
+        let s = self.svc.verify_second_factor(ch.token.expose(), &code).await;
+        s.unwrap_or_else(|e| panic!("{e:?}")).token
+    }
 }
 
 fn last_secret(mailer: &CapturingMailer, kind: MailKind) -> Secret {
@@ -1188,13 +1217,14 @@ async fn fixture<S: Store + 'static>(store: S) -> (Fixture<S>, Secret) {
     policy.lockout.max_failures = Some(1000);
     let store = Arc::new(store);
     let mailer = Arc::new(CapturingMailer::new());
+    let clock = Arc::new(ManualClock::at(T0));
     let key = SessionKey::new(vec![42u8; 32]).unwrap_or_else(|e| panic!("{e}"));
     let svc = AuthService::new(
         policy,
         key,
         Arc::clone(&store),
         Arc::clone(&mailer),
-        ManualClock::at(T0),
+        Arc::clone(&clock),
         SeededRandom::new(7),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -1232,7 +1262,12 @@ async fn fixture<S: Store + 'static>(store: S) -> (Fixture<S>, Secret) {
         .change_password(session.token.expose(), None, &pw, &pw)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let fx = Fixture { svc, store, mailer };
+    let fx = Fixture {
+        svc,
+        store,
+        mailer,
+        clock,
+    };
     (fx, full.token)
 }
 
@@ -1594,4 +1629,55 @@ pub async fn counters_list_by_group_and_delete<S: Store + 'static>(store: S) {
             .count,
         1
     );
+}
+
+/// Sessions are records every instance reads: an ending is seen at once by another instance.
+pub async fn sessions_end_at_once_on_every_instance<S: Store + 'static>(store: S) {
+    // SPEC: S-1, S-2, S-4
+    let (fx, first) = fixture(store).await;
+    let other = fx.other_instance();
+    let a = fx.admin_session().await;
+    let b = fx.admin_session().await;
+    assert_ne!(a.expose(), b.expose());
+    assert!(other.whoami(a.expose()).await.is_ok());
+    // WHEN one instance logs session a out
+    fx.svc.logout(a.expose()).await.unwrap_or_else(|e| panic!("{e:?}"));
+    // THEN the other refuses it at once, and b goes on
+    assert_eq!(
+        other.whoami(a.expose()).await.map(|_| ()),
+        Err(monban_core::Error::SessionInvalid)
+    );
+    assert!(other.whoami(b.expose()).await.is_ok());
+    // WHEN the other instance ends every session but b
+    let c = fx.admin_session().await;
+    let ended = other.end_other_sessions(b.expose()).await;
+    assert_eq!(ended, Ok(2), "c and the fixture's first session: {ended:?}");
+    assert!(fx.svc.whoami(c.expose()).await.is_err());
+    assert!(fx.svc.whoami(first.expose()).await.is_err());
+    let listed = fx.svc.list_sessions(b.expose()).await;
+    let listed = listed.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].current);
+}
+
+/// 50 checks of one session at once, a minute after its last use: one write, none refused.
+pub async fn parallel_checks_write_the_last_use_once<S: Store + 'static>(store: S) {
+    // SPEC: S-3
+    let (fx, _) = fixture(store).await;
+    let t = fx.admin_session().await;
+    let r = UserRef::new(TENANT, TENANT);
+    let before = fx.store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
+    let before = before.unwrap_or_else(|| panic!("admin stored")).version;
+    fx.clock.advance(90);
+    let results = race(50, |_| {
+        let (svc, t) = (Arc::clone(&fx.svc), t.clone());
+        async move { svc.whoami(t.expose()).await }
+    })
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let after = fx.store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
+    let after = after.unwrap_or_else(|| panic!("admin stored"));
+    assert_eq!(after.version, before + 1, "one write of the last use");
+    let s = after.sessions.iter().find(|s| s.last_used_at == T0.plus_secs(90));
+    assert!(s.is_some(), "{:?}", after.sessions);
 }
