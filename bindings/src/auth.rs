@@ -8,7 +8,7 @@ use crate::engine::Policy;
 use crate::types::{
     AuditFilter, AuditPage, ClientCert, Created, ForgotLoginId, IdentityClaim, LoginRequest,
     LoginStep, MailMessage, MonbanError, NewTenant, NewUser, Permission, ResetRequest, SelfEdit,
-    Session, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
+    Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
 };
 use monban_core as core;
 use monban_core::Secret;
@@ -317,9 +317,26 @@ impl Auth {
         self.run(self.service.can(&token, permission.into()))
     }
 
-    /// Ends the session.
+    /// Ends this session only; the user's other sessions go on (S-4).
     pub fn logout(&self, token: String) -> Result<(), MonbanError> {
         self.run(self.service.logout(&token))
+    }
+
+    /// The user's live sessions, most recently used first (S-4).
+    pub fn list_sessions(&self, token: String) -> Result<Vec<SessionInfo>, MonbanError> {
+        let v: Vec<core::service::SessionView> = self.run(self.service.list_sessions(&token))?;
+        Ok(v.into_iter().map(Into::into).collect())
+    }
+
+    /// Ends one of the user's own sessions by its ID (S-4).
+    pub fn end_session(&self, token: String, session_id: String) -> Result<(), MonbanError> {
+        self.run(self.service.end_session(&token, &session_id))
+    }
+
+    /// Ends every session of the user but this one; how many ended (S-4).
+    pub fn end_other_sessions(&self, token: String) -> Result<u64, MonbanError> {
+        let n: usize = self.run(self.service.end_other_sessions(&token))?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
     /// Forced (no `current`) or voluntary (with `current`) password change (PW-1..PW-5);
@@ -415,6 +432,12 @@ impl Auth {
     /// Unlocks a user (L-6).
     pub fn admin_unlock(&self, token: String, user_id: String) -> Result<(), MonbanError> {
         self.run(self.service.admin_unlock(&token, &user_id))
+    }
+
+    /// Ends every session of a general or shipping user; how many ended (S-4).
+    pub fn admin_end_sessions(&self, token: String, user_id: String) -> Result<u64, MonbanError> {
+        let n: usize = self.run(self.service.admin_end_sessions(&token, &user_id))?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
     // ---- support ---------------------------------------------------------------------------

@@ -308,7 +308,8 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for MonbanError {
 }
 
 /// A rendered mail as the host's [`crate::Mailer`] receives it.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct MailMessage {
     /// Recipient address.
     pub to: String,
@@ -348,6 +349,7 @@ impl From<MailMessage> for core::mail::Mail {
 
 /// A reference to one user.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct UserRef {
     /// Tenant code.
     pub tenant: String,
@@ -375,6 +377,7 @@ impl From<UserRef> for core::model::UserRef {
 
 /// A client certificate as the TLS terminator saw it (L-8).
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ClientCert {
     /// SHA-256 fingerprint of the DER certificate, hex.
     #[uniffi(default)]
@@ -402,7 +405,8 @@ fn secret(s: Option<String>) -> Option<Secret> {
 }
 
 /// A first-factor request (T-2, T-5, L-8).
-#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct LoginRequest {
     /// Tenant code (defaults to the policy's tenant).
     #[uniffi(default)]
@@ -435,11 +439,14 @@ impl From<LoginRequest> for core::service::LoginRequest {
 
 /// What a session token says.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct SessionClaims {
     /// Tenant code.
     pub tenant: String,
     /// User ID.
     pub user_id: String,
+    /// The session's ID (S-1), as `Auth.list_sessions` lists it.
+    pub session_id: String,
     /// Role at login.
     pub role: Role,
     /// The user's credential version at login.
@@ -457,6 +464,7 @@ impl From<core::token::SessionClaims> for SessionClaims {
         Self {
             tenant: c.tenant,
             user_id: c.user_id,
+            session_id: c.session_id,
             role: c.role.into(),
             credential_version: c.credential_version,
             scope: c.scope.into(),
@@ -467,7 +475,8 @@ impl From<core::token::SessionClaims> for SessionClaims {
 }
 
 /// A signed-in session (L-9).
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct Session {
     /// The bearer token.
     pub token: String,
@@ -487,8 +496,67 @@ impl From<core::flow::login::Session> for Session {
     }
 }
 
-/// An authenticator to add to the user's app.
+/// How the user proved who it is when a session began (S-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum Factor {
+    /// The password (or a temporary password).
+    Password,
+    /// A bound client certificate.
+    Certificate,
+    /// A one-time password sent by mail.
+    MailOtp,
+    /// A code from an authenticator app.
+    Totp,
+}
+
+impl From<core::model::Factor> for Factor {
+    fn from(f: core::model::Factor) -> Self {
+        match f {
+            core::model::Factor::Password => Factor::Password,
+            core::model::Factor::Certificate => Factor::Certificate,
+            core::model::Factor::MailOtp => Factor::MailOtp,
+            core::model::Factor::Totp => Factor::Totp,
+        }
+    }
+}
+
+/// One live session of a user (S-4).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
+pub struct SessionInfo {
+    /// Its ID (what `Auth.end_session` takes).
+    pub id: String,
+    /// Whether it is the session asking.
+    pub current: bool,
+    /// How the user proved who it is.
+    pub factors: Vec<Factor>,
+    /// What it may do.
+    pub scope: SessionScope,
+    /// When it began (Unix seconds).
+    pub started_at: i64,
+    /// Its last use, to within a minute (Unix seconds).
+    pub last_used_at: i64,
+    /// When it ends if not used again (Unix seconds).
+    pub ends_at: i64,
+}
+
+impl From<core::service::SessionView> for SessionInfo {
+    fn from(v: core::service::SessionView) -> Self {
+        Self {
+            id: v.id,
+            current: v.current,
+            factors: v.factors.into_iter().map(Into::into).collect(),
+            scope: v.scope.into(),
+            started_at: v.started_at.secs(),
+            last_used_at: v.last_used_at.secs(),
+            ends_at: v.ends_at.secs(),
+        }
+    }
+}
+
+/// An authenticator to add to the user's app.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct TotpEnrolment {
     /// The secret in base32.
     pub secret_base32: String,
@@ -506,7 +574,8 @@ impl From<core::flow::login::TotpEnrolment> for TotpEnrolment {
 }
 
 /// A login waiting for its second factor.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct Challenge {
     /// Hand back with the code.
     pub token: String,
@@ -551,6 +620,7 @@ impl From<core::flow::login::LoginStep> for LoginStep {
 
 /// What may be shown of a user.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct UserView {
     /// Tenant code.
     pub tenant: String,
@@ -623,6 +693,7 @@ impl From<core::service::UserView> for UserView {
 
 /// One page of users.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct UserPage {
     /// The users.
     pub items: Vec<UserView>,
@@ -641,6 +712,7 @@ impl From<core::model::Page<core::service::UserView>> for UserPage {
 
 /// Name, contact and language of a person (P-1, P-2, T-6).
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ProfileInput {
     /// Name (or first name where the policy has two fields).
     pub name: String,
@@ -675,7 +747,8 @@ impl From<ProfileInput> for core::flow::account::ProfileInput {
 }
 
 /// A new tenant with its admin (T-1..T-3).
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct NewTenant {
     /// Tenant code; the admin's user ID equals it.
     pub code: String,
@@ -721,6 +794,7 @@ impl From<NewTenant> for core::flow::account::NewTenant {
 
 /// A new user (T-4, LC-2).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct NewUser {
     /// User ID.
     pub user_id: String,
@@ -750,6 +824,7 @@ impl From<NewUser> for core::flow::account::NewUser {
 
 /// An admin's edit of a user. Absent fields stay.
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct UserEdit {
     /// New user ID (refused: T-4).
     #[uniffi(default)]
@@ -794,6 +869,7 @@ impl From<UserEdit> for core::flow::account::UserEdit {
 
 /// A user's edit of itself (P-3). Absent fields stay.
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct SelfEdit {
     /// Name.
     #[uniffi(default)]
@@ -833,7 +909,8 @@ impl From<SelfEdit> for core::flow::account::SelfEdit {
 }
 
 /// A created user (or tenant admin).
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct Created {
     /// The user.
     pub user: UserRef,
@@ -851,7 +928,8 @@ impl From<core::flow::account::Created> for Created {
 }
 
 /// A link-reset request (RS-1).
-#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ResetRequest {
     /// User ID.
     pub user_id: String,
@@ -875,6 +953,7 @@ impl From<ResetRequest> for core::service::ResetRequest {
 
 /// What the identity-verification form says (RS-4).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct IdentityClaim {
     /// Login ID.
     pub login_id: String,
@@ -899,6 +978,7 @@ impl From<IdentityClaim> for core::flow::recovery::IdentityClaim {
 
 /// A forgot-login-ID request (RS-5).
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ForgotLoginId {
     /// The registered e-mail.
     pub email: String,
@@ -922,6 +1002,7 @@ impl From<ForgotLoginId> for core::service::ForgotLoginId {
 
 /// What a dormancy sweep did (LC-1).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct SweepReport {
     /// Users examined.
     pub scanned: u64,
@@ -940,6 +1021,7 @@ impl From<core::service::SweepReport> for SweepReport {
 
 /// Which audit events to read. `kind` is a stable snake_case name (`login_failed`, ...).
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct AuditFilter {
     /// Only this tenant.
     #[uniffi(default)]
@@ -974,6 +1056,7 @@ impl TryFrom<AuditFilter> for core::audit::AuditFilter {
 
 /// One audit record.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct AuditEvent {
     /// When (Unix seconds).
     pub at: i64,
@@ -1027,6 +1110,7 @@ impl From<core::audit::AuditEvent> for AuditEvent {
 
 /// One page of audit events.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct AuditPage {
     /// The events, oldest first.
     pub items: Vec<AuditEvent>,
@@ -1036,6 +1120,7 @@ pub struct AuditPage {
 
 /// What the e-mail sharing rules need to know about one (would-be) owner of an address.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct OwnerInfo {
     /// The user.
     pub user: UserRef,
@@ -1067,13 +1152,99 @@ impl From<OwnerInfo> for core::email::OwnerInfo {
 }
 
 /// A TOTP secret for an authenticator app.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct TotpSecret {
     /// The secret in base32 (no padding).
     pub secret_base32: String,
     /// The `otpauth://totp/...` URI (QR code content).
     pub uri: String,
 }
+
+/// Marks a secret field in a record's `Debug` output (and so in Python's `repr()` and `str()`,
+/// Kotlin's `toString()`, Swift's `description`): `"[redacted]"`, or `None` when absent.
+trait Redact {
+    fn redacted(&self) -> Option<&'static str>;
+}
+
+impl Redact for String {
+    fn redacted(&self) -> Option<&'static str> {
+        Some("[redacted]")
+    }
+}
+
+impl Redact for Option<String> {
+    fn redacted(&self) -> Option<&'static str> {
+        self.as_ref().map(|_| "[redacted]")
+    }
+}
+
+/// `Debug` for a record holding secrets: the plain fields as they are, the secret ones redacted.
+macro_rules! redacted_debug {
+    ($name:ident; $($plain:ident),*; secret $($secret:ident),+) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $(d.field(stringify!($plain), &self.$plain);)*
+                $(match Redact::redacted(&self.$secret) {
+                    Some(r) => d.field(stringify!($secret), &format_args!("{r}")),
+                    None => d.field(stringify!($secret), &None::<()>),
+                };)+
+                d.finish()
+            }
+        }
+    };
+}
+
+/// `Display` as `Debug`: what `str()` of a record shows in Python.
+macro_rules! display_as_debug {
+    ($($name:ident),+ $(,)?) => {
+        $(impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self, f)
+            }
+        })+
+    };
+}
+
+redacted_debug!(MailMessage; to, kind, lang, subject; secret body);
+redacted_debug!(LoginRequest; tenant, identifier, certificate; secret password, access_key);
+redacted_debug!(Session; claims, must_change_password; secret token);
+redacted_debug!(TotpEnrolment; ; secret secret_base32, uri);
+redacted_debug!(Challenge; method, expires_at, enrolment; secret token);
+redacted_debug!(NewTenant; code, name, admin, corporate_number, logistics, lang, admin_login_method, welcome_mail; secret access_key);
+redacted_debug!(Created; user; secret temporary_password);
+redacted_debug!(ResetRequest; user_id, tenant; secret access_key);
+redacted_debug!(TotpSecret; ; secret secret_base32, uri);
+
+display_as_debug!(
+    SessionInfo,
+    MailMessage,
+    UserRef,
+    ClientCert,
+    LoginRequest,
+    SessionClaims,
+    Session,
+    TotpEnrolment,
+    Challenge,
+    UserView,
+    UserPage,
+    ProfileInput,
+    NewTenant,
+    NewUser,
+    UserEdit,
+    SelfEdit,
+    Created,
+    ResetRequest,
+    IdentityClaim,
+    ForgotLoginId,
+    SweepReport,
+    AuditFilter,
+    AuditEvent,
+    AuditPage,
+    OwnerInfo,
+    TotpSecret,
+);
 
 #[cfg(test)]
 mod tests {

@@ -117,7 +117,10 @@ async fn an_idle_session_ends_and_a_used_one_lives_until_its_absolute_end() {
     // ... until the absolute lifetime (12 hours) is over, however it is used.
     let mut used_for = 28 * 60;
     while works(&h, &busy).await {
-        assert!(used_for < 13 * 3600, "the session outlived its absolute lifetime");
+        assert!(
+            used_for < 13 * 3600,
+            "the session outlived its absolute lifetime"
+        );
         h.clock.advance(14 * 60);
         used_for += 14 * 60;
     }
@@ -151,7 +154,11 @@ async fn the_last_use_is_written_at_most_once_a_minute() {
     assert_eq!(version().await, v0, "no write within the first minute");
     h.clock.advance(15);
     assert!(works(&h, &t).await);
-    assert_eq!(version().await, v0 + 1, "one write once a minute has passed");
+    assert_eq!(
+        version().await,
+        v0 + 1,
+        "one write once a minute has passed"
+    );
     let mine = sessions(&h, &t).await;
     let mine = mine.iter().find(|x| x["id"] == s["session_id"]).unwrap();
     assert_eq!(mine["last_used_at"].as_i64().unwrap(), started + 65);
@@ -193,7 +200,10 @@ async fn a_user_ends_one_or_all_other_sessions() {
 
     // Someone else's session ID is not the user's to end.
     let admin_again = h.login_otp(TENANT, ADMIN_MAIL, ADMIN_PW).await;
-    let path = format!("/me/sessions/{}", admin_again["session_id"].as_str().unwrap());
+    let path = format!(
+        "/me/sessions/{}",
+        admin_again["session_id"].as_str().unwrap()
+    );
     h.call("DELETE", &path, None, Some(&clerk))
         .await
         .expect_error(404, "session_not_found");
@@ -218,7 +228,10 @@ async fn a_password_change_ends_every_other_session() {
     let new = changed.str("token");
     assert!(works(&h, &new).await);
     assert!(!works(&h, &other).await);
-    assert!(!works(&h, &clerk).await, "the old token of the changing session");
+    assert!(
+        !works(&h, &clerk).await,
+        "the old token of the changing session"
+    );
     let left = sessions(&h, &new).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["factors"], json!(["password", "mail_otp"]));
@@ -230,7 +243,12 @@ async fn an_admin_ends_a_users_sessions_and_support_an_admins() {
     let h = Harness::kuroneko();
     let (admin, clerk) = admin_and_clerk(&h).await;
     let a = h
-        .call("POST", "/admin/users/clerk01/end-sessions", None, Some(&admin))
+        .call(
+            "POST",
+            "/admin/users/clerk01/end-sessions",
+            None,
+            Some(&admin),
+        )
         .await;
     a.expect(200);
     assert_eq!(a.json, json!({"ended": 1}));
@@ -246,9 +264,14 @@ async fn an_admin_ends_a_users_sessions_and_support_an_admins() {
     .expect_error(404, "not_found");
     // A general user is no admin.
     let clerk = token(&h.login_otp("clerk01", CLERK_MAIL, CLERK_PW).await);
-    h.call("POST", "/admin/users/clerk01/end-sessions", None, Some(&clerk))
-        .await
-        .expect_error(403, "forbidden");
+    h.call(
+        "POST",
+        "/admin/users/clerk01/end-sessions",
+        None,
+        Some(&clerk),
+    )
+    .await
+    .expect_error(403, "forbidden");
     // Support ends the admin's.
     assert!(works(&h, &admin).await);
     h.support(
@@ -273,7 +296,10 @@ async fn past_the_maximum_a_new_login_ends_the_least_recently_used_session() {
     h.clock.advance(61);
     let second = token(&h.login_otp(TENANT, ADMIN_MAIL, ADMIN_PW).await);
     h.clock.advance(61);
-    assert!(works(&h, &first).await, "used now: the second is the least recent");
+    assert!(
+        works(&h, &first).await,
+        "used now: the second is the least recent"
+    );
     let third = token(&h.login_otp(TENANT, ADMIN_MAIL, ADMIN_PW).await);
     assert!(works(&h, &first).await);
     assert!(!works(&h, &second).await);
@@ -288,7 +314,9 @@ async fn a_token_for_a_session_that_was_never_recorded_is_refused() {
     h.admin_session().await;
     let s = h.login_otp(TENANT, ADMIN_MAIL, ADMIN_PW).await;
     let key = monban_core::token::SessionKey::new(vec![7u8; 32]).unwrap();
-    let mut claims = key.verify(&token(&s), monban_core::ports::Clock::now(&*h.clock)).unwrap();
+    let mut claims = key
+        .verify(&token(&s), monban_core::ports::Clock::now(&*h.clock))
+        .unwrap();
     claims.session_id = "AAAAAAAAAAAAAAAAAAAAAA".into();
     let forged = key.sign(&claims);
     assert!(!works(&h, forged.expose()).await);

@@ -34,11 +34,10 @@ use monban_core::lang::Lang;
 use monban_core::mail::{MailKind, extract_secret};
 use monban_core::memory::{CapturingMailer, ManualClock, SeededRandom};
 use monban_core::model::{
-    AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    Factor, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord, User,
-    UserRef, Write,
+    AccountKind, CertBinding, CertOwner, EmailOwners, Factor, LockState, LoginMethod,
+    PasswordRecord, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord,
+    User, UserRef, Write,
 };
-use monban_core::token::SessionScope;
 use monban_core::normalize::email_key;
 use monban_core::ports::{Store, StoreError};
 use monban_core::role::Role;
@@ -46,6 +45,7 @@ use monban_core::seal::{AccessKeyHash, Sealed};
 use monban_core::secret::Digest;
 use monban_core::service::{LoginRequest, ResetRequest};
 use monban_core::token::SessionKey;
+use monban_core::token::SessionScope;
 use monban_core::{AuthService, Policy, Secret, Timestamp};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -1186,7 +1186,10 @@ impl<S: Store + 'static> Fixture<S> {
             panic!("second factor expected: {step:?}")
         };
         let code = last_secret(&self.mailer, MailKind::Otp);
-        let s = self.svc.verify_second_factor(ch.token.expose(), &code).await;
+        let s = self
+            .svc
+            .verify_second_factor(ch.token.expose(), &code)
+            .await;
         s.unwrap_or_else(|e| panic!("{e:?}")).token
     }
 }
@@ -1641,7 +1644,10 @@ pub async fn sessions_end_at_once_on_every_instance<S: Store + 'static>(store: S
     assert_ne!(a.expose(), b.expose());
     assert!(other.whoami(a.expose()).await.is_ok());
     // WHEN one instance logs session a out
-    fx.svc.logout(a.expose()).await.unwrap_or_else(|e| panic!("{e:?}"));
+    fx.svc
+        .logout(a.expose())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
     // THEN the other refuses it at once, and b goes on
     assert_eq!(
         other.whoami(a.expose()).await.map(|_| ()),
@@ -1678,6 +1684,9 @@ pub async fn parallel_checks_write_the_last_use_once<S: Store + 'static>(store: 
     let after = fx.store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
     let after = after.unwrap_or_else(|| panic!("admin stored"));
     assert_eq!(after.version, before + 1, "one write of the last use");
-    let s = after.sessions.iter().find(|s| s.last_used_at == T0.plus_secs(90));
+    let s = after
+        .sessions
+        .iter()
+        .find(|s| s.last_used_at == T0.plus_secs(90));
     assert!(s.is_some(), "{:?}", after.sessions);
 }

@@ -218,6 +218,9 @@ async fn identity_reset_needs_every_field_to_match() {
 
     // (an hour on: those requests used up the account's recovery requests of this hour, AB-2)
     h.advance_secs(3600);
+    // (and signed in again: the session of an hour ago ended idle, S-3)
+    let s = h.login_with_otp(by_login_id(TARO_ID, PW), TARO).await;
+    let mails = h.total_mails();
     // WHEN every field matches, the name typed "Taro KOKU" against the stored "Taro　Koku" and
     // the phone without hyphens (P-5), the address in another case
     h.svc

@@ -993,9 +993,13 @@ async fn five_failures_lock_until_the_admin_unlocks() {
         "locked"
     );
 
-    // WHEN the admin unlocks it
+    // WHEN the admin (signed in again: its session of six hours ago ended idle, S-3) unlocks it
+    let admin = shop
+        .h
+        .login_with_otp(shop.req("999999999", ADMIN_PW), shop.t.email)
+        .await;
     h.svc
-        .admin_unlock(shop.admin.token.expose(), "User1")
+        .admin_unlock(admin.token.expose(), "User1")
         .await
         .unwrap();
     // THEN it logs in again, and the count is back to 0
@@ -1976,10 +1980,16 @@ async fn reset_links_are_single_use_short_lived_and_superseded() {
         code(h.svc.open_reset_link(&late).await),
         "reset_link_invalid"
     );
-    // WHEN a link is opened just before 30 minutes
+    // WHEN a link is opened just before 30 minutes, by a user who is signed in and keeps
+    // using its session meanwhile (Kuroneko ends sessions idle for 15 minutes, S-3)
+    let s = shop.login("User1", "Neko2026kuro", "kuroda@a.com").await;
     h.svc.request_password_reset(&ask_user1).await.unwrap();
     let in_time = h.reset_token("kuroda@a.com");
-    h.advance_secs(30 * 60 - 1);
+    h.advance_secs(10 * 60);
+    h.svc.whoami(s.token.expose()).await.unwrap();
+    h.advance_secs(10 * 60);
+    h.svc.whoami(s.token.expose()).await.unwrap();
+    h.advance_secs(10 * 60 - 1);
     // THEN it works
     h.svc.open_reset_link(&in_time).await.unwrap();
     // AND the session of before still works until the temporary password is used (RS-10)

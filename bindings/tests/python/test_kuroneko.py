@@ -396,3 +396,67 @@ def test_two_processes_on_one_database_share_the_session_key(kuroneko, tmp_path,
     code = inbox.secret(ADMIN_MAIL, MailKind.OTP)
     session = other.verify_second_factor(step.challenge.token, code)
     assert auth.whoami(session.token).user_id == TENANT
+
+
+def test_sessions_are_listed_and_ended_one_by_one(kuroneko, inbox):
+    # SPEC: S-1, S-4
+    auth, admin = kuroneko
+    second = log_in(auth, inbox, TENANT, ADMIN_PW, ADMIN_MAIL)
+    third = log_in(auth, inbox, TENANT, ADMIN_PW, ADMIN_MAIL)
+    assert len({admin.token, second.token, third.token}) == 3
+    listed = auth.list_sessions(second.token)
+    assert {s.id for s in listed} == {
+        admin.claims.session_id,
+        second.claims.session_id,
+        third.claims.session_id,
+    }
+    mine = [s for s in listed if s.current]
+    assert [s.id for s in mine] == [second.claims.session_id]
+    assert mine[0].factors == [monban.Factor.PASSWORD, monban.Factor.MAIL_OTP]
+
+    # Logout ends that session only.
+    auth.logout(third.token)
+    with pytest.raises(monban.MonbanError) as e:
+        auth.whoami(third.token)
+    assert failure(e) == "session_invalid"
+    assert auth.whoami(second.token).user_id == TENANT
+
+    # One by ID, then every other one.
+    auth.end_session(second.token, admin.claims.session_id)
+    with pytest.raises(monban.MonbanError) as e:
+        auth.whoami(admin.token)
+    assert failure(e) == "session_invalid"
+    with pytest.raises(monban.MonbanError) as e:
+        auth.end_session(second.token, admin.claims.session_id)
+    assert failure(e) == "session_not_found"
+    fourth = log_in(auth, inbox, TENANT, ADMIN_PW, ADMIN_MAIL)
+    assert auth.end_other_sessions(second.token) == 1
+    with pytest.raises(monban.MonbanError) as e:
+        auth.whoami(fourth.token)
+    assert failure(e) == "session_invalid"
+    assert [s.id for s in auth.list_sessions(second.token)] == [second.claims.session_id]
+
+
+def test_records_holding_secrets_print_them_redacted(kuroneko, inbox):
+    # SPEC: K-1 — no secret in a repr or str; the other fields stay readable.
+    auth, admin = kuroneko
+    req = request(TENANT, "Kuro2025neko-secret")
+    for shown in (repr(req), str(req)):
+        assert "Kuro2025neko-secret" not in shown
+        assert ACCESS_KEY not in shown
+        assert "[redacted]" in shown
+        assert TENANT in shown
+    for shown in (repr(admin), str(admin)):
+        assert admin.token not in shown
+        assert "[redacted]" in shown
+        assert admin.claims.session_id in shown
+    step = auth.login(request(TENANT, ADMIN_PW))
+    assert step.challenge.token not in repr(step.challenge)
+    assert "MAIL_OTP" in repr(step.challenge) or "MailOtp" in repr(step.challenge)
+    mail = inbox.last(ADMIN_MAIL, MailKind.OTP)
+    code = inbox.secret(ADMIN_MAIL, MailKind.OTP)
+    assert code not in repr(mail) and code not in str(mail)
+    assert ADMIN_MAIL in repr(mail)
+    # A record without secrets shows everything.
+    me = auth.whoami(admin.token)
+    assert ADMIN_MAIL in repr(me) and TENANT in str(me)

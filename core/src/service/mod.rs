@@ -20,8 +20,8 @@ use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::token::SessionKey;
 pub use abuse::AddressBlock;
-pub use sessions::SessionView;
 use serde::{Deserialize, Serialize};
+pub use sessions::SessionView;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -104,8 +104,7 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     pub async fn end_session(&self, token: &str, id: &str) -> Result<()> {
         let (claims, user) = self.authenticate(token).await?;
         let ctx = self.ctx(self.clock.now());
-        if id.len() > SESSION_ID_MAX_LEN || !session::live(&ctx, &user).iter().any(|s| s.id == id)
-        {
+        if id.len() > SESSION_ID_MAX_LEN || !session::live(&ctx, &user).iter().any(|s| s.id == id) {
             return Err(Error::SessionNotFound);
         }
         let r = claims.user_ref();

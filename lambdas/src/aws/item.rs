@@ -27,16 +27,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use monban_core::audit::{Actor, AuditEvent, AuditKind, Outcome};
 use monban_core::lang::Lang;
 use monban_core::model::{
-    AccountKind, CertBinding, CertOwner, EmailOwners, LockState, LoginMethod, PasswordRecord,
-    Factor, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord, User,
-    UserRef,
+    AccountKind, CertBinding, CertOwner, EmailOwners, Factor, LockState, LoginMethod,
+    PasswordRecord, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord,
+    User, UserRef,
 };
-use monban_core::token::SessionScope;
 use monban_core::ports::StoreError;
 use monban_core::role::Role;
 use monban_core::seal::{AccessKeyHash, Sealed};
 use monban_core::secret::Digest;
 use monban_core::time::Timestamp;
+use monban_core::token::SessionScope;
 use std::collections::HashMap;
 
 /// One DynamoDB item.
