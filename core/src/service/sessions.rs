@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::error::{Error, Field, Result};
 use crate::flow::account;
 use crate::flow::session::{self, Ending, SESSION_ID_MAX_LEN};
-use crate::model::{Factor, User, UserRef};
+use crate::model::{Factor, User, UserRef, Write};
 use crate::ports::{Mailer, Store};
 use crate::role::{Permission, Role};
 use crate::time::Timestamp;
@@ -34,32 +34,36 @@ pub struct SessionView {
 }
 
 impl<S: Store, M: Mailer> AuthService<S, M> {
-    /// S-3: writes the session's last use; returns the user as stored afterwards.
+    /// S-3: writes the session's last use; returns the user as stored afterwards (the write
+    /// is a conditional put of the whole record, so the stored record is the one written, one
+    /// version on: no read after the write).
     pub(super) async fn touch_session(&self, claims: &SessionClaims, user: User) -> Result<User> {
         let now = self.clock.now();
         let r = claims.user_ref();
-        let mut current = Some(user);
+        let mut current = user;
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 self.backoff(attempt).await;
+                current = self.user(&r).await?.ok_or(Error::SessionInvalid)?;
+                crate::flow::login::check_session(&self.ctx(now), claims, Some(&current))?;
             }
-            let u = match current.take() {
-                Some(u) => u,
-                None => self.user(&r).await?.ok_or(Error::SessionInvalid)?,
-            };
-            let d = session::touch(&self.ctx(now), u, &claims.session_id);
-            let wrote = !d.writes.is_empty();
+            let d = session::touch(&self.ctx(now), current.clone(), &claims.session_id);
+            let written = d.writes.iter().find_map(|w| match w {
+                Write::PutUser(u) => Some((**u).clone()),
+                _ => None,
+            });
             if self.apply(d).await?.is_some() {
-                if !wrote {
+                return Ok(match written {
+                    Some(mut u) => {
+                        u.version = u.version.saturating_add(1);
+                        u
+                    }
                     // Nothing to write: another request wrote the use meanwhile.
-                    break;
-                }
-                let u = self.user(&r).await?.ok_or(Error::SessionInvalid)?;
-                crate::flow::login::check_session(&self.ctx(now), claims, Some(&u))?;
-                return Ok(u);
+                    None => current,
+                });
             }
         }
-        // Contention on the record: the use is written by a later request; the check stands.
+        // Contention on the record: a later request writes the use; the check stands.
         let u = self.user(&r).await?.ok_or(Error::SessionInvalid)?;
         crate::flow::login::check_session(&self.ctx(now), claims, Some(&u))?;
         Ok(u)
