@@ -1967,7 +1967,7 @@ async fn reset_links_are_single_use_short_lived_and_superseded() {
         code(h.svc.login(shop.req("User1", USER_PW)).await),
         "login_failed"
     );
-    let s = h.forced_change(&s, &secret("Neko2026kuro")).await;
+    h.forced_change(&s, &secret("Neko2026kuro")).await;
 
     // (an hour on: the account has had its 3 recovery mails of this hour, AB-2)
     h.advance_secs(3600);

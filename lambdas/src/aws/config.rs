@@ -10,6 +10,8 @@
 //! | `MONBAN_POLICY_JSON` | a whole policy as JSON (the form `Policy::to_json` writes), instead of a preset |
 //! | `MONBAN_SIGNING_KEY_PARAMETER` | SSM parameter (SecureString) holding the session-signing key, 64 hex digits |
 //! | `MONBAN_SIGNING_KEY_FILE` | or a file holding it (local runs and tests; the format `monban serve` writes, mode 0600) |
+//! | `MONBAN_PREVIOUS_SIGNING_KEY_PARAMETER` | SSM parameter holding the key before the last rotation (optional): what it sealed or keyed stays readable while `monban rekey` re-writes it |
+//! | `MONBAN_PREVIOUS_SIGNING_KEY_FILE` | or a file holding it (optional) |
 //! | `MONBAN_SUPPORT_TOKEN_PARAMETER` | SSM parameter holding the support API token (optional) |
 //! | `MONBAN_SUPPORT_TOKEN_FILE` | or a file holding it (optional; without either, `/support/*` answers 403) |
 //! | `MONBAN_DYNAMODB_ENDPOINT`, `MONBAN_SES_ENDPOINT`, `MONBAN_SSM_ENDPOINT` | endpoint overrides for local stand-ins (optional) |
@@ -38,6 +40,10 @@ pub const POLICY_JSON: &str = "MONBAN_POLICY_JSON";
 pub const SIGNING_KEY_PARAMETER: &str = "MONBAN_SIGNING_KEY_PARAMETER";
 /// The signing key file.
 pub const SIGNING_KEY_FILE: &str = "MONBAN_SIGNING_KEY_FILE";
+/// The SSM parameter of the previous signing key (K-2).
+pub const PREVIOUS_SIGNING_KEY_PARAMETER: &str = "MONBAN_PREVIOUS_SIGNING_KEY_PARAMETER";
+/// The previous signing key file (K-2).
+pub const PREVIOUS_SIGNING_KEY_FILE: &str = "MONBAN_PREVIOUS_SIGNING_KEY_FILE";
 /// The SSM parameter of the support token.
 pub const SUPPORT_TOKEN_PARAMETER: &str = "MONBAN_SUPPORT_TOKEN_PARAMETER";
 /// The support token file.
@@ -96,6 +102,8 @@ pub enum SecretSource {
 pub struct Secrets {
     /// The session-signing key.
     pub signing_key: SessionKey,
+    /// The key before the last rotation, if any (K-2).
+    pub previous_signing_key: Option<SessionKey>,
     /// The support API token, if support is on.
     pub support_token: Option<Secret>,
 }
@@ -113,6 +121,8 @@ pub struct LambdaConfig {
     pub policy: Policy,
     /// The session-signing key.
     pub signing_key: SecretSource,
+    /// The key before the last rotation (K-2), if any.
+    pub previous_signing_key: Option<SecretSource>,
     /// The support API token (`None`: support is off).
     pub support_token: Option<SecretSource>,
     /// DynamoDB endpoint override.
@@ -291,6 +301,11 @@ impl LambdaConfig {
                  or set MONBAN_SIGNING_KEY_FILE",
             )
         })?;
+        let previous_signing_key = secret(
+            PREVIOUS_SIGNING_KEY_PARAMETER,
+            PREVIOUS_SIGNING_KEY_FILE,
+            SecretKind::SessionKey,
+        )?;
         let support_token = secret(
             SUPPORT_TOKEN_PARAMETER,
             SUPPORT_TOKEN_FILE,
@@ -304,6 +319,7 @@ impl LambdaConfig {
             configuration_set,
             policy,
             signing_key,
+            previous_signing_key,
             support_token,
             dynamodb_endpoint: endpoint(DYNAMODB_ENDPOINT)?,
             ses_endpoint: endpoint(SES_ENDPOINT)?,
@@ -314,6 +330,7 @@ impl LambdaConfig {
     /// Whether a secret must be read from SSM.
     pub fn needs_ssm(&self) -> bool {
         matches!(self.signing_key, SecretSource::Parameter(_))
+            || matches!(self.previous_signing_key, Some(SecretSource::Parameter(_)))
             || matches!(self.support_token, Some(SecretSource::Parameter(_)))
     }
 
@@ -337,6 +354,17 @@ impl LambdaConfig {
             },
             &key,
         )?;
+        let previous_signing_key = match &self.previous_signing_key {
+            None => None,
+            Some(src) => {
+                let var = match src {
+                    SecretSource::File { .. } => PREVIOUS_SIGNING_KEY_FILE,
+                    SecretSource::Parameter(_) => PREVIOUS_SIGNING_KEY_PARAMETER,
+                };
+                let v = resolve(src, PREVIOUS_SIGNING_KEY_PARAMETER, ssm).await?;
+                Some(self::signing_key(var, &v)?)
+            }
+        };
         let support_token = match &self.support_token {
             None => None,
             Some(src) => {
@@ -350,6 +378,7 @@ impl LambdaConfig {
         };
         Ok(Secrets {
             signing_key,
+            previous_signing_key,
             support_token,
         })
     }
@@ -477,6 +506,50 @@ mod tests {
         // Debug never shows a secret.
         let dbg = format!("{c:?}");
         assert!(!dbg.contains(KEY_HEX) && !dbg.contains("tttttttt"), "{dbg}");
+    }
+
+    #[tokio::test]
+    async fn the_previous_signing_key_is_read_for_a_rotation() {
+        // SPEC: K-2 — during a rotation the key before it keeps what it sealed readable.
+        let env = Env::new();
+        let old_hex = "ff".repeat(32);
+        let old = env.dir.path().join("old.key");
+        write_private(&old, &format!("{old_hex}\n"));
+        let c = env.load().unwrap();
+        assert!(c.previous_signing_key.is_none());
+        assert!(
+            c.secrets(None)
+                .await
+                .unwrap()
+                .previous_signing_key
+                .is_none()
+        );
+        let c = env
+            .set(PREVIOUS_SIGNING_KEY_FILE, &old.display().to_string())
+            .load()
+            .unwrap();
+        let s = c.secrets(None).await.unwrap();
+        let previous = s.previous_signing_key.as_ref().unwrap();
+        let want = SessionKey::new(vec![0xff; 32]).unwrap();
+        assert_eq!(
+            previous.keyed_digest("t", b"x"),
+            want.keyed_digest("t", b"x")
+        );
+        assert!(!format!("{c:?}{s:?}").contains(&old_hex));
+        // A parameter needs SSM; a bad file names its variable.
+        let c = Env::new()
+            .set(PREVIOUS_SIGNING_KEY_PARAMETER, "/monban/old-key")
+            .load()
+            .unwrap();
+        assert!(c.needs_ssm());
+        let bad = Env::new();
+        let f = bad.dir.path().join("bad.key");
+        write_private(&f, "not hex\n");
+        let e = bad
+            .set(PREVIOUS_SIGNING_KEY_FILE, &f.display().to_string())
+            .load()
+            .unwrap_err();
+        assert_eq!(e.var, PREVIOUS_SIGNING_KEY_FILE);
     }
 
     #[test]

@@ -229,6 +229,7 @@ pub async fn service(
         rng,
     )
     .map_err(|e| ConfigError::new(crate::aws::config::PRESET, e.to_string()))?
+    .with_previous_keys(secrets.previous_signing_key.into_iter().collect())
     .with_offload(TokioOffload::with_limit(
         config.policy.password.hash_slots(),
     ));
