@@ -69,6 +69,9 @@ impl Answer {
 pub(crate) struct Client {
     target: Target,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Sent as `X-Forwarded-For` (a server started with `--trusted-proxy` for loopback then
+    /// counts the request for this address).
+    pub(crate) forwarded_for: Option<String>,
 }
 
 impl Client {
@@ -76,6 +79,7 @@ impl Client {
         Self {
             target,
             sender: None,
+            forwarded_for: None,
         }
     }
 
@@ -111,6 +115,9 @@ impl Client {
             .header(ACCEPT_LANGUAGE, "en");
         if let Some(t) = bearer {
             req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(a) = &self.forwarded_for {
+            req = req.header("x-forwarded-for", a.as_str());
         }
         let body = match json {
             Some(v) => {
