@@ -181,6 +181,63 @@ pub fn totp_verify(
     ))
 }
 
+/// An authenticator secret decoded once, for fast checks (L-2): one call per code, with plain
+/// integers. It remembers the last step it accepted, so a code works once (RFC 6238 §5.2); store
+/// [`Totp::last_step`] with the user and pass it back when making the object again.
+#[derive(Debug, uniffi::Object)]
+pub struct Totp {
+    verifier: core::totp::Verifier,
+    last_step: std::sync::Mutex<Option<u64>>,
+}
+
+#[uniffi::export]
+impl Totp {
+    /// The secret in base32 (as `totp_enrol` gives it) with the policy's digits, step and
+    /// skew; `last_step`: the step accepted last time, if any.
+    #[uniffi::constructor(default(last_step = None))]
+    pub fn new(
+        policy: &Policy,
+        secret_base32: String,
+        last_step: Option<u64>,
+    ) -> Result<Arc<Self>, MonbanError> {
+        let secret = totp_secret_bytes(&secret_base32)?;
+        Ok(Arc::new(Self {
+            verifier: core::totp::Verifier::new(&secret, &policy.inner.otp),
+            last_step: std::sync::Mutex::new(last_step),
+        }))
+    }
+
+    /// Whether `code` (the digits as a number: 012345 is 12345) is right at `now` (Unix
+    /// seconds) within the policy's skew and newer than the last accepted step. An accepted
+    /// code's step is remembered: the same code is refused the next time.
+    pub fn verify(&self, code: u32, now: i64) -> bool {
+        let Ok(mut last) = self.last_step.lock() else {
+            return false;
+        };
+        match self
+            .verifier
+            .verify_number(u64::from(code), core::Timestamp(now), *last)
+        {
+            Some(step) => {
+                *last = Some(step);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The step accepted last (store it with the user), if any.
+    pub fn last_step(&self) -> Option<u64> {
+        self.last_step.lock().ok().and_then(|l| *l)
+    }
+
+    /// The code an authenticator app shows at `now` (Unix seconds), as a number; none before
+    /// 1970.
+    pub fn code_at(&self, now: i64) -> Option<u64> {
+        self.verifier.code_at(core::Timestamp(now))
+    }
+}
+
 /// The TOTP code an authenticator app shows at `now` (Unix seconds): for tests and tooling that
 /// play the part of the app.
 #[uniffi::export]

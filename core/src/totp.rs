@@ -171,6 +171,92 @@ pub fn verify(
     matched
 }
 
+/// A TOTP secret keyed once for many checks with plain numbers (the bindings' `Totp`): the
+/// same answers as [`verify`] for a code of exactly `totp_digits` digits, without building an
+/// HMAC key, a string or a `Secret` per check.
+#[derive(Clone)]
+pub struct Verifier {
+    /// HMAC-SHA1 keyed with the secret; cloned per step.
+    mac: hmac::Hmac<sha1::Sha1>,
+    digits: usize,
+    modulus: u64,
+    step_secs: u64,
+    skew: u64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("secret", &"[redacted]")
+            .field("digits", &self.digits)
+            .field("step_secs", &self.step_secs)
+            .field("skew", &self.skew)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// Keys HMAC-SHA1 with `secret` for the policy's digits, step and skew.
+    pub fn new(secret: &SecretBytes, policy: &OtpPolicy) -> Self {
+        use hmac::KeyInit as _;
+        let digits = policy.totp_digits.min(MAX_HOTP_DIGITS);
+        // HMAC takes a key of any length (RFC 2104), so keying cannot fail.
+        let mac = <hmac::Hmac<sha1::Sha1>>::new_from_slice(secret.expose())
+            .unwrap_or_else(|_| <hmac::Hmac<sha1::Sha1>>::new(&Default::default()));
+        Self {
+            mac,
+            digits,
+            modulus: 10u64.pow(u32::try_from(digits).unwrap_or(0)),
+            step_secs: policy.totp_step_secs,
+            skew: u64::from(policy.totp_skew),
+        }
+    }
+
+    /// The HOTP value of `counter` as a number (what [`hotp`] formats).
+    fn value(&self, counter: u64) -> Option<u64> {
+        use hmac::Mac as _;
+        let mut m = self.mac.clone();
+        m.update(&counter.to_be_bytes());
+        let out = m.finalize().into_bytes();
+        Some(u64::from(truncate(&out)?) % self.modulus.max(1))
+    }
+
+    /// The code an authenticator app shows at `now`, as a number (`None` before 1970).
+    pub fn code_at(&self, now: Timestamp) -> Option<u64> {
+        let step = u64::try_from(now.secs())
+            .ok()?
+            .checked_div(self.step_secs)?;
+        self.value(step)
+    }
+
+    /// [`verify`] for a code given as a number (leading zeros are implied: a 6-digit policy
+    /// reads 1234 as "001234"): the matched step, the latest of the window, or `None`. Steps at
+    /// or before `last_step` are refused (replay). Every step of the window is computed and
+    /// compared in constant time.
+    pub fn verify_number(&self, code: u64, now: Timestamp, last_step: Option<u64>) -> Option<u64> {
+        use subtle::ConstantTimeEq as _;
+        if self.digits == 0 || code >= self.modulus {
+            return None;
+        }
+        let current = u64::try_from(now.secs())
+            .ok()?
+            .checked_div(self.step_secs)?;
+        let mut matched = None;
+        for step in current.saturating_sub(self.skew)..=current.saturating_add(self.skew) {
+            if last_step.is_some_and(|last| step <= last) {
+                continue;
+            }
+            let Some(expected) = self.value(step) else {
+                continue;
+            };
+            if bool::from(expected.ct_eq(&code)) {
+                matched = Some(step);
+            }
+        }
+        matched
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -494,5 +580,55 @@ mod tests {
         let parsed = totp_rs::Totp::from_url(&uri).unwrap();
         assert_eq!(parsed.issuer(), None);
         assert_eq!(parsed.account_name(), "taro");
+    }
+}
+
+#[cfg(test)]
+mod verifier_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_verifier_answers_as_verify(
+            secret in proptest::collection::vec(any::<u8>(), 1..64),
+            code in 0u64..1_000_000,
+            now in 0i64..4_000_000_000,
+            offset in -3i64..=3,
+            last in proptest::option::of(0u64..200_000_000),
+        ) {
+            // SPEC: L-2 — the same code, window and replay guard as `verify`.
+            let policy = crate::Policy::kuroneko().otp;
+            let secret = SecretBytes::new(secret);
+            let v = Verifier::new(&secret, &policy);
+            // Half the cases with a real code of a nearby step, half with a random one.
+            let real = code_at_step(&secret, step_at(Timestamp(now + offset * 30), &policy).unwrap(), &policy);
+            for c in [real.parse::<u64>().unwrap(), code] {
+                let text = Secret::new(format!("{c:06}"));
+                prop_assert_eq!(
+                    v.verify_number(c, Timestamp(now), last),
+                    verify(&secret, &text, Timestamp(now), last, &policy)
+                );
+            }
+            prop_assert_eq!(
+                v.code_at(Timestamp(now)).map(|c| format!("{c:06}")),
+                step_at(Timestamp(now), &policy).map(|s| code_at_step(&secret, s, &policy))
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_codes_and_times_are_refused() {
+        // SPEC: L-2
+        let policy = crate::Policy::kuroneko().otp;
+        let v = Verifier::new(&SecretBytes::new(b"12345678901234567890".to_vec()), &policy);
+        assert_eq!(v.verify_number(1_000_000, Timestamp(59), None), None);
+        assert_eq!(v.verify_number(287_082, Timestamp(-5), None), None);
+        // RFC 6238 appendix B, SHA-1, T = 59: 94287082 (8 digits) → 287082 with 6.
+        assert_eq!(v.verify_number(287_082, Timestamp(59), None), Some(1));
+        assert_eq!(v.verify_number(287_082, Timestamp(59), Some(1)), None);
+        assert!(!format!("{v:?}").contains("1234"));
     }
 }

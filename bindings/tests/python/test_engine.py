@@ -107,6 +107,42 @@ def test_rfc6238_vector():
     assert monban.totp_code(NIST, secret, 59) == "287082"
 
 
+def test_totp_object_checks_codes_in_one_call_and_once():
+    # SPEC: L-2 — the secret decoded once; a code is a plain number; a code works once.
+    secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    totp = monban.Totp(NIST, secret)
+    assert totp.last_step() is None
+    assert totp.code_at(59) == 287082
+    assert totp.verify(287082, 59)
+    assert totp.last_step() == 1
+    assert not totp.verify(287082, 59), "replayed"
+    assert not totp.verify(287083, 89)
+    # Made again with the stored step, the replay guard holds across objects.
+    assert not monban.Totp(NIST, secret, last_step=1).verify(287082, 59)
+    # Leading zeros are implied; out-of-range numbers are refused.
+    t = monban.totp_enrol(NIST, "x")
+    for now in range(1_800_000_000, 1_800_000_000 + 30 * 200, 30):
+        code = monban.totp_code(NIST, t.secret_base32, now)
+        fresh = monban.Totp(NIST, t.secret_base32)
+        assert fresh.code_at(now) == int(code)
+        assert fresh.verify(int(code), now)
+    assert not monban.Totp(NIST, secret).verify(1_000_000, 59)
+    with pytest.raises(monban.MonbanError):
+        monban.Totp(NIST, "not base32!")
+    assert secret not in repr(totp)
+
+
+def test_totp_codes_match_pyotp():
+    # SPEC: L-2 — an authenticator app's codes (pyotp plays the app) are accepted.
+    import pyotp  # installed by scripts/test-bindings; a missing one fails the test
+    for i in range(50):
+        secret = pyotp.random_base32()
+        now = 1_700_000_000 + 7919 * i
+        app = pyotp.TOTP(secret).at(now)
+        assert monban.totp_code(NIST, secret, now) == app
+        assert monban.Totp(NIST, secret).verify(int(app), now)
+
+
 def owner(tenant, user_id, role, name, same=False, corp=None):
     return monban.OwnerInfo(
         user=monban.UserRef(tenant=tenant, user_id=user_id),
