@@ -9,6 +9,10 @@
 //! loadgen session --base URL --outbox DIR --state FILE [--concurrency 8]
 //!                 [--duration 10 | --count N] [--warmup 1] [--server-pid PID] [--json FILE]
 //!                 [--path /me]
+//! loadgen timing  --base URL --state FILE [--route login|reset|forgot-login-id] [--count 400]
+//! loadgen overload --base URL --outbox DIR --state FILE [--factor 4 | --rate R] [--duration 10]
+//!                 [--calibrate 3] [--calibrate-concurrency 2×cores] [--probe-interval 50]
+//!                 [--max-connections 512] [--forwarded true] [--server-pid PID] [--json FILE]
 //! every mode:     [--threads N]   (the load generator's tokio worker threads; default: one per core)
 //! ```
 //!
@@ -24,6 +28,10 @@
 //! - `session`: one full login per user first, then `--concurrency` workers call `GET /me` with
 //!   those session tokens for `--duration` seconds (`--path /health` instead measures the HTTP
 //!   stack alone, for comparison).
+//! - `timing`: a known account against an unknown one, interleaved (L-5, RS-3).
+//! - `overload`: unknown-user logins at a multiple of the measured hashing capacity, open loop,
+//!   while `/health` and `GET /me` are probed and the server's memory is sampled (AB-4; see
+//!   `overload.rs`).
 //!
 //! The first `--warmup` seconds are run but not counted. With `--server-pid` the server's CPU
 //! time over the counted window is read from `/proc`, and the rate per busy server core shown.
@@ -33,6 +41,7 @@
 
 mod http;
 mod outbox;
+mod overload;
 mod stats;
 
 use hyper::StatusCode;
@@ -69,6 +78,10 @@ const USAGE: &str = "usage:
                   [--path /me]
   loadgen timing  --base URL --state FILE [--route login|reset|forgot-login-id] [--count 400]
                   [--warmup 20] [--json FILE]
+  loadgen overload --base URL --outbox DIR --state FILE [--factor 4 | --rate R] [--duration 10]
+                  [--calibrate 3] [--calibrate-concurrency 2×cores] [--probe-interval 50]
+                  [--max-connections 512] [--drain 30] [--forwarded true|false]
+                  [--server-pid PID] [--json FILE]
   every mode: [--threads N] (the load generator's tokio worker threads; default: one per core)";
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -857,6 +870,7 @@ fn main() -> Result<()> {
             "login" => login_mode(&args).await,
             "session" => session_mode(&args).await,
             "timing" => timing_mode(&args).await,
+            "overload" => overload::overload_mode(&args).await,
             other => Err(fail(format!("unknown mode {other:?}\n{USAGE}"))),
         }
     })
