@@ -463,8 +463,13 @@ pub(crate) async fn overload_mode(args: &Args) -> Result<()> {
     let machine = busy_of(cpu0.2, cpu1.2);
     let cores_busy = |b: Option<f64>| b.map_or_else(|| "-".into(), |b| format!("{b:.2}"));
 
+    let how = if capacity > 0.0 {
+        format!(" ({factor} × {capacity:.1})")
+    } else {
+        " (--rate)".to_owned()
+    };
     println!(
-        "overload: {rate:.1} logins/s offered open-loop ({factor} × {capacity:.1}) for {offered_secs:.1} s, unknown users{}",
+        "overload: {rate:.1} logins/s offered open-loop{how} for {offered_secs:.1} s, unknown users{}",
         if forwarded {
             ", one client address each"
         } else {
