@@ -14,8 +14,9 @@
 //!   read. Waiting for the write lock is bounded by the busy timeout (5 s by default); past it
 //!   the answer is [`StoreError::Unavailable`].
 //! - **Concurrency**: WAL mode, so readers never wait for the writer. Connections come from a
-//!   small pool (created on demand up to [`SqliteOptions::max_connections`]); every call runs on
-//!   tokio's blocking pool (or inline outside a tokio runtime). Writers of one `SqliteStore` queue
+//!   small pool (created on demand up to [`SqliteOptions::max_connections`] for calls on tokio's
+//!   blocking pool, or inline outside a tokio runtime, and as many again for point reads, which
+//!   run on the calling thread and so never wait behind queued writers). Writers of one `SqliteStore` queue
 //!   on an in-process mutex before `BEGIN IMMEDIATE`, so only writers of *other* processes (or
 //!   other `SqliteStore` instances) meet SQLite's busy handler. Several processes on one machine
 //!   may open the same file at once: migrations, too, run under the write lock.
@@ -51,7 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Tunables of a [`SqliteStore`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqliteOptions {
-    /// Most connections open at once (at least 1). Calls beyond it wait for a free one.
+    /// Most connections open at once (at least 1) for calls on the blocking pool (writes, scans,
+    /// audit queries); calls beyond it wait for a free one. Point reads on the calling thread
+    /// have as many again of their own, so a read never waits behind writers queued for the
+    /// write lock.
     pub max_connections: usize,
     /// How long a write waits for the database's write lock held by another connection or
     /// process before it answers [`StoreError::Unavailable`].
@@ -78,8 +82,12 @@ struct Shared {
     options: SqliteOptions,
     /// Idle connections, reused last-in first-out.
     idle: Mutex<Vec<Connection>>,
-    /// One permit per connection that may be open.
+    /// One permit per connection that calls on the blocking pool may hold.
     slots: Arc<Semaphore>,
+    /// One permit per connection that point reads on the calling thread may hold: apart from
+    /// `slots`, because a writer holds its slot while it waits for `writer`, and under a burst
+    /// of writes every slot would be such a writer, making reads wait for the queue of commits.
+    read_slots: Arc<Semaphore>,
     /// Serializes this store's writers before they ask SQLite for the write lock.
     writer: Mutex<()>,
     /// Calls in progress (waiting for a connection or running) and how long a commit holds
@@ -308,6 +316,7 @@ impl SqliteStore {
                 options,
                 idle: Mutex::new(vec![conn]),
                 slots: Arc::new(Semaphore::new(slots)),
+                read_slots: Arc::new(Semaphore::new(slots)),
                 writer: Mutex::new(()),
                 contention: Contention::new(BACK_OFF),
                 commits: AtomicU64::new(0),
@@ -381,8 +390,9 @@ impl SqliteStore {
     /// far less than the trip to the blocking pool and back (measured: 14–25 µs of thread
     /// switching against 1.7 µs of SQLite and JSON; session checks per server core doubled).
     /// Everything that writes, scans or may wait for a lock still goes through [`Self::run`].
+    /// Its connection comes from `read_slots`, never from the writers' `slots`.
     async fn read_inline<T>(&self, job: impl FnOnce(&mut Connection) -> Job<T>) -> StoreResult<T> {
-        let permit = Arc::clone(&self.shared.slots)
+        let permit = Arc::clone(&self.shared.read_slots)
             .acquire_owned()
             .await
             .map_err(|_| unavailable("sqlite connection pool closed"))?;

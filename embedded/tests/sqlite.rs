@@ -447,3 +447,60 @@ async fn settings_round_trip_and_update() {
         Some("{\"a\":2}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_read_does_not_wait_behind_writers_queued_for_the_write_lock() {
+    // Under a burst of failed logins every pooled connection can be a writer waiting for the
+    // write lock; a session check's read must not wait for them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("monban.db");
+    let options = SqliteOptions {
+        max_connections: 2,
+        busy_timeout: Duration::from_secs(3),
+    };
+    let store = SqliteStore::open_with(&path, options).unwrap();
+    store
+        .commit(vec![Write::PutTenant(tenant("123456789", "a", 0))])
+        .await
+        .unwrap();
+    // GIVEN another process holding the write lock
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let p = path.clone();
+    let holder = std::thread::spawn(move || {
+        let c = raw(&p);
+        c.execute_batch("BEGIN IMMEDIATE; UPDATE tenants SET data = data;")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        c.execute_batch("ROLLBACK").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    // AND every connection of the pool taken by a writer waiting for it
+    let writers: Vec<_> = (0..2)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let ev =
+                    AuditEvent::success(Timestamp(i), AuditKind::LoggedOut, Actor::System, None);
+                store.append_audit(vec![ev]).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // WHEN a point read comes, THEN it is answered at once, not after the writers
+    let started = std::time::Instant::now();
+    let t = store.tenant("123456789").await.unwrap().unwrap();
+    assert_eq!(t.name, "a");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the read waited {:?}",
+        started.elapsed()
+    );
+    // AND once the lock is released, the writers finish
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+}

@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{
+    ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue, RETRY_AFTER,
+};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -37,10 +39,11 @@ impl Target {
     }
 }
 
-/// One answer: status and whole body.
+/// One answer: status, whole body, and whether it carried `Retry-After`.
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    pub(crate) retry_after: bool,
 }
 
 impl Answer {
@@ -53,12 +56,16 @@ impl Answer {
         Ok(serde_json::from_slice(&self.body)?)
     }
 
+    /// The JSON error code of the body, when there is one.
+    pub(crate) fn code(&self) -> Option<String> {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+    }
+
     /// `status code` (with the JSON error code when there is one), for error tallies.
     pub(crate) fn describe(&self) -> String {
-        let code = serde_json::from_slice::<serde_json::Value>(&self.body)
-            .ok()
-            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned));
-        match code {
+        match self.code() {
             Some(c) => format!("HTTP {} {c}", self.status.as_u16()),
             None => format!("HTTP {}", self.status.as_u16()),
         }
@@ -69,9 +76,8 @@ impl Answer {
 pub(crate) struct Client {
     target: Target,
     sender: Option<SendRequest<Full<Bytes>>>,
-    /// Sent as `X-Forwarded-For` (a server started with `--trusted-proxy` for loopback then
-    /// counts the request for this address).
-    pub(crate) forwarded_for: Option<String>,
+    /// Sent as `X-Forwarded-For` with the next requests (a client behind a trusted proxy, AB-3).
+    forwarded_for: Option<HeaderValue>,
 }
 
 impl Client {
@@ -81,6 +87,12 @@ impl Client {
             sender: None,
             forwarded_for: None,
         }
+    }
+
+    /// The client address the next requests claim through `X-Forwarded-For` (`None`: no header).
+    pub(crate) fn forwarded_for(&mut self, addr: Option<&str>) -> Result<()> {
+        self.forwarded_for = addr.map(HeaderValue::from_str).transpose()?;
+        Ok(())
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
@@ -117,7 +129,7 @@ impl Client {
             req = req.header(AUTHORIZATION, format!("Bearer {t}"));
         }
         if let Some(a) = &self.forwarded_for {
-            req = req.header("x-forwarded-for", a.as_str());
+            req = req.header(HeaderName::from_static("x-forwarded-for"), a.clone());
         }
         let body = match json {
             Some(v) => {
@@ -128,10 +140,15 @@ impl Client {
         };
         let res = sender.send_request(req.body(Full::new(body))?).await?;
         let status = res.status();
+        let retry_after = res.headers().contains_key(RETRY_AFTER);
         let body = res.into_body().collect().await?.to_bytes();
         // Kept only after a whole exchange: a failed one drops the connection.
         self.sender = Some(sender);
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            retry_after,
+        })
     }
 
     pub(crate) async fn post(

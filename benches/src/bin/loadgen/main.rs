@@ -9,6 +9,10 @@
 //! loadgen session --base URL --outbox DIR --state FILE [--concurrency 8]
 //!                 [--duration 10 | --count N] [--warmup 1] [--server-pid PID] [--json FILE]
 //!                 [--path /me]
+//! loadgen timing  --base URL --state FILE [--route login|reset|forgot-login-id] [--count 400]
+//! loadgen overload --base URL --outbox DIR --state FILE [--factor 4 | --rate R] [--duration 10]
+//!                 [--calibrate 3] [--calibrate-concurrency 2×cores] [--probe-interval 50]
+//!                 [--max-connections 512] [--forwarded true] [--server-pid PID] [--json FILE]
 //! every mode:     [--threads N]   (the load generator's tokio worker threads; default: one per core)
 //! ```
 //!
@@ -24,6 +28,10 @@
 //! - `session`: one full login per user first, then `--concurrency` workers call `GET /me` with
 //!   those session tokens for `--duration` seconds (`--path /health` instead measures the HTTP
 //!   stack alone, for comparison).
+//! - `timing`: a known account against an unknown one, interleaved (L-5, RS-3).
+//! - `overload`: unknown-user logins at a multiple of the measured hashing capacity, open loop,
+//!   while `/health` and `GET /me` are probed and the server's memory is sampled (AB-4; see
+//!   `overload.rs`).
 //!
 //! The first `--warmup` seconds are run but not counted. With `--server-pid` the server's CPU
 //! time over the counted window is read from `/proc`, and the rate per busy server core shown.
@@ -33,6 +41,7 @@
 
 mod http;
 mod outbox;
+mod overload;
 mod stats;
 
 use hyper::StatusCode;
@@ -69,6 +78,10 @@ const USAGE: &str = "usage:
                   [--path /me]
   loadgen timing  --base URL --state FILE [--route login|reset|forgot-login-id] [--count 400]
                   [--warmup 20] [--json FILE]
+  loadgen overload --base URL --outbox DIR --state FILE [--factor 4 | --rate R] [--duration 10]
+                  [--calibrate 3] [--calibrate-concurrency 2×cores] [--probe-interval 50]
+                  [--max-connections 512] [--drain 30] [--forwarded true|false]
+                  [--server-pid PID] [--json FILE]
   every mode: [--threads N] (the load generator's tokio worker threads; default: one per core)";
 
 // ---- arguments -------------------------------------------------------------------------------
@@ -726,8 +739,7 @@ async fn session_mode(args: &Args) -> Result<()> {
 /// medians, their ratio, and the Mann–Whitney U test's z (|z| < 2: no difference this sample
 /// can see). `login`: a known user with a wrong password against an unknown user; `reset`:
 /// `POST /reset`; `forgot-login-id`: `POST /forgot-login-id` (policies that have it).
-/// `--spread-addresses true`: each pair comes from its own address of the benchmarking range
-/// 198.18.0.0/15 in `X-Forwarded-For` (for a server that trusts loopback as its proxy), so the
+/// `--spread-addresses true`: each pair comes from its own address in `X-Forwarded-For` (for a server that trusts loopback as its proxy), so the
 /// per-address limits (AB-1, AB-2) do not turn the run into a measurement of 429s; the
 /// per-account limits still apply.
 async fn timing_mode(args: &Args) -> Result<()> {
@@ -772,13 +784,8 @@ async fn timing_mode(args: &Args) -> Result<()> {
             [false, true]
         };
         if spread {
-            let n = u32::try_from(i).unwrap_or(u32::MAX) % (1 << 17);
-            client.forwarded_for = Some(format!(
-                "198.{}.{}.{}",
-                18 + (n >> 16),
-                (n >> 8) & 0xff,
-                n & 0xff
-            ));
+            let n = u64::try_from(i).unwrap_or(u64::MAX);
+            client.forwarded_for(Some(&overload::address(n)))?;
         }
         for known in order {
             let (path, b) = body(known, i)?;
@@ -871,6 +878,7 @@ fn main() -> Result<()> {
             "login" => login_mode(&args).await,
             "session" => session_mode(&args).await,
             "timing" => timing_mode(&args).await,
+            "overload" => overload::overload_mode(&args).await,
             other => Err(fail(format!("unknown mode {other:?}\n{USAGE}"))),
         }
     })
