@@ -14,7 +14,9 @@ use monban_core::normalize::{
     CORPORATE_NUMBER_LEN, EMAIL_LOCAL_MAX_LEN, PHONE_MAX_DIGITS, PHONE_MAX_LEN, PHONE_MIN_DIGITS,
     TENANT_CODE_MAX_LEN,
 };
-use monban_core::policy::{NameRule, UserIdRule};
+use monban_core::policy::{Identifier, NameRule, UserIdRule};
+use monban_core::ports::Store;
+use monban_core::token::OPAQUE_TOKEN_MAX_LEN;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -30,14 +32,27 @@ const NO_CONTROL: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// `normalize::is_control_like` refuses.
 const TEXT: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069][^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*$";
 
+/// A certificate's subject DN: not blank, no control character.
+const DN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// A paging cursor (`checked_cursor`): printable, no white space.
 const CURSOR: &str = "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]+$";
 
 /// The document for `policy`.
-pub fn document(policy: &Policy) -> Value {
+pub fn document<S: Store>(policy: &Policy) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     let rules = Rules::of(policy);
     rules.apply(&mut doc);
+    cross_field(&mut doc);
+    // The audit listing's cursor: the store's own form.
+    if let Some(p) = doc
+        .pointer_mut("/paths/~1support~1audit/get/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for p in p.iter_mut().filter(|p| p["name"] == "after") {
+            p["schema"]["pattern"] = json!(S::AUDIT_CURSOR_PATTERN);
+        }
+    }
     discriminators(&mut doc);
     examples(&mut doc, policy);
     doc
@@ -52,6 +67,7 @@ struct Rules {
     family_name: Option<Value>,
     access_key: Option<Value>,
     corporate_number: Value,
+    login_tenant: Option<Value>,
 }
 
 fn digits(n: usize) -> Value {
@@ -115,13 +131,16 @@ impl Rules {
             }
         };
         Self {
-            tenant_code,
+            tenant_code: tenant_code.clone(),
             user_id,
             email: email(profile.email_max_len),
             phone,
             name,
             family_name,
             access_key: profile.access_key_digits.map(digits),
+            login_tenant: (policy.login.default_tenant.is_none()
+                && policy.login.identifier != Identifier::Email)
+                .then(|| tenant_code.clone()),
             corporate_number: json!({
                 "pattern": format!("^[0-9]{{{CORPORATE_NUMBER_LEN}}}$"),
                 "description": "T-1: 13 digits; the first is the check digit of the other twelve",
@@ -130,10 +149,23 @@ impl Rules {
     }
 
     fn apply(&self, doc: &mut Value) {
+        // `checked_id`: a path ID of at most 1024 characters without control characters.
         let id = json!({"minLength": 1, "maxLength": MAX_PATH_ID, "pattern": NO_CONTROL});
-        for name in ["id", "code", "token", "address"] {
+        for name in ["id", "code"] {
             param(doc, "path", name, &id);
         }
+        // The link's token: unpadded base64url (`token::parse_opaque`).
+        let token = json!({"minLength": 1, "maxLength": OPAQUE_TOKEN_MAX_LEN, "pattern": "^[A-Za-z0-9_-]+$"});
+        param(doc, "path", "token", &token);
+        prop(doc, "OpenLink", "token", &token);
+        // `ClientAddr::parse`: an IP address, an IPv6 /64 or `unknown`.
+        let address = json!({"anyOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+            {"type": "string", "pattern": "^[0-9A-Fa-f:.]+/64$"},
+            {"type": "string", "enum": ["unknown"]},
+        ]});
+        param(doc, "path", "address", &address);
         param(
             doc,
             "query",
@@ -146,12 +178,41 @@ impl Rules {
             "after",
             &json!({"pattern": CURSOR, "maxLength": MAX_PATH_ID}),
         );
+        // An audit kind, or empty for any.
+        let mut kinds: Vec<Value> = vec![json!("")];
+        kinds.extend(super::support::AUDIT_KINDS.iter().map(|k| json!(k)));
+        param(doc, "query", "kind", &json!({"enum": kinds}));
 
-        for (schema, field) in [("NewTenant", "code")] {
-            prop(doc, schema, field, &self.tenant_code);
+        // Free text the service bounds (`MAX_INPUT` characters).
+        let bounded = json!({"maxLength": MAX_PATH_ID});
+        for (schema, field) in [
+            ("LoginRequest", "identifier"),
+            ("LoginRequest", "password"),
+            ("LoginRequest", "access_key"),
+            ("ResetRequest", "user_id"),
+            ("ResetRequest", "access_key"),
+            ("OtpRequest", "challenge"),
+            ("OtpRequest", "code"),
+            ("ResendRequest", "challenge"),
+            ("CodeRequest", "code"),
+            ("ChangePassword", "current"),
+        ] {
+            prop(doc, schema, field, &bounded);
         }
-        for (schema, field) in [("NewUser", "user_id"), ("UserEdit", "user_id")] {
-            prop(doc, schema, field, &self.user_id);
+        // The tenant of a login or a reset request: required unless the policy has a default
+        // tenant or finds the user by e-mail.
+        if let Some(rule) = &self.login_tenant {
+            for schema in ["LoginRequest", "ResetRequest"] {
+                let mut r = rule.clone();
+                r["type"] = json!("string");
+                prop(doc, schema, "tenant", &r);
+                require(doc, schema, "tenant");
+            }
+        }
+
+        prop(doc, "NewTenant", "code", &self.tenant_code);
+        for schema in ["NewUser", "UserEdit"] {
+            prop(doc, schema, "user_id", &self.user_id);
         }
         for schema in ["ProfileInput", "SelfEdit", "UserEdit", "AdminEmail"] {
             prop(doc, schema, "email", &self.email);
@@ -165,25 +226,82 @@ impl Rules {
                 None => prop(doc, schema, "family_name", &json!({"type": "null"})),
             }
         }
+        prop(doc, "NewTenant", "corporate_number", &self.corporate_number);
+        let mut clear = self.corporate_number.clone();
+        clear["pattern"] = json!(format!("^([0-9]{{{CORPORATE_NUMBER_LEN}}})?$"));
+        clear["description"] = json!(
+            "T-1: 13 digits, the first the check digit of the other twelve; `\"\"` removes it"
+        );
+        prop(doc, "TenantEdit", "corporate_number", &clear);
         for schema in ["NewTenant", "TenantEdit"] {
-            prop(doc, schema, "corporate_number", &self.corporate_number);
             match &self.access_key {
                 Some(rule) => prop(doc, schema, "access_key", rule),
                 None => prop(doc, schema, "access_key", &json!({"type": "null"})),
             }
+            // T-1: the tenant's name (`flow::account`): 1..=100 characters.
+            prop(
+                doc,
+                schema,
+                "name",
+                &json!({"pattern": TEXT, "minLength": 1, "maxLength": 100}),
+            );
         }
-        prop(
-            doc,
-            "TenantEdit",
-            "name",
-            &json!({"pattern": TEXT, "minLength": 1, "maxLength": 100}),
-        );
-        prop(
-            doc,
-            "NewTenant",
-            "name",
-            &json!({"pattern": TEXT, "minLength": 1, "maxLength": 100}),
-        );
+    }
+}
+
+/// Rules across fields, as `anyOf` on the component schema.
+fn cross_field(doc: &mut Value) {
+    let mut set = |schema: &str, any_of: Value| {
+        if let Some(s) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}"))
+            .and_then(Value::as_object_mut)
+        {
+            s.insert("anyOf".into(), any_of);
+        }
+    };
+    // L-8 (`cert::ClientCert::key`): a SHA-256 fingerprint of 64 hex digits, or else a serial
+    // number (1..=64 hex digits) with the subject DN; colons and white space are ignored.
+    let ws = "[\\s:]*";
+    set(
+        "ClientCert",
+        json!([
+            {"required": ["sha256"], "properties": {"sha256": {
+                "type": "string", "pattern": format!("^{ws}(?:[0-9A-Fa-f]{ws}){{64}}$")}}},
+            {"required": ["serial", "subject_dn"], "properties": {
+                "sha256": {"type": "null"},
+                "serial": {"type": "string", "pattern": format!("^{ws}(?:[0-9A-Fa-f]{ws}){{1,64}}$")},
+                "subject_dn": {"type": "string", "maxLength": MAX_PATH_ID, "pattern": DN}}},
+        ]),
+    );
+    // E-6 / L-2: the one-time code by mail needs an e-mail address.
+    set(
+        "NewUser",
+        json!([
+            {"required": ["login_method"], "properties": {"login_method": {"const": "totp"}}},
+            {"properties": {"profile": {"required": ["email"], "properties": {"email": {"type": "string"}}}}},
+        ]),
+    );
+    set(
+        "NewTenant",
+        json!([
+            {"required": ["admin_login_method"], "properties": {"admin_login_method": {"const": "totp"}}},
+            {"properties": {"admin": {"required": ["email"], "properties": {"email": {"type": "string"}}}}},
+        ]),
+    );
+}
+
+/// Adds `field` to the `required` of component schema `schema`.
+fn require(doc: &mut Value, schema: &str, field: &str) {
+    if let Some(s) = doc
+        .pointer_mut(&format!("/components/schemas/{schema}"))
+        .and_then(Value::as_object_mut)
+    {
+        let req = s.entry("required").or_insert_with(|| json!([]));
+        if let Some(a) = req.as_array_mut()
+            && !a.iter().any(|f| f == field)
+        {
+            a.push(json!(field));
+        }
     }
 }
 
@@ -293,7 +411,8 @@ fn discriminators(doc: &mut Value) {
 /// An example on every request body, valid under `policy` (the running server takes it).
 fn examples(doc: &mut Value, policy: &Policy) {
     let profile = &policy.profile;
-    let tenant = crate::cli::serve::example_tenant(policy);
+    let mut tenant = crate::cli::serve::example_tenant(policy);
+    tenant["logistics"] = json!(true);
     let code = tenant["code"].as_str().unwrap_or("999999999").to_owned();
     let user_id = match policy.login.user_id {
         UserIdRule::Alphanumeric { .. } => "clerk01".to_owned(),

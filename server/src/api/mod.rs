@@ -68,7 +68,7 @@ pub async fn openapi<S: Store + 'static, M: Mailer + 'static>(
     axum::extract::State(st): axum::extract::State<AppState<S, M>>,
 ) -> Response {
     // The running policy's rules and examples (see `document`).
-    let doc = document::document(st.service().policy()).to_string();
+    let doc = document::document::<S>(st.service().policy()).to_string();
     let mut res = doc.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
