@@ -319,10 +319,11 @@ fn param(doc: &mut Value, location: &str, name: &str, rule: &Value) {
                 continue;
             };
             for p in params {
-                if p["in"] == location && p["name"] == name {
-                    if let Some(schema) = p.get_mut("schema") {
-                        merge(schema, rule);
-                    }
+                if p["in"] == location
+                    && p["name"] == name
+                    && let Some(schema) = p.get_mut("schema")
+                {
+                    merge(schema, rule);
                 }
             }
         }
