@@ -164,6 +164,8 @@ fn page<T: Clone>(items: impl Iterator<Item = (String, T)>, limit: usize) -> Pag
 }
 
 impl Store for MemoryStore {
+    // The index of the last record served.
+    const AUDIT_CURSOR_PATTERN: &'static str = "^\\+?[0-9]{1,18}$";
     async fn tenant(&self, code: &str) -> StoreResult<Option<Tenant>> {
         Ok(self.lock()?.tenants.get(code).cloned())
     }

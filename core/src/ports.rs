@@ -42,6 +42,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Where records live. Reads are strongly consistent; [`Store::commit`] applies a batch of
 /// conditional writes atomically (see [`Write`]).
 pub trait Store: Send + Sync {
+    /// The form of the cursors [`Store::audit`] issues (its pages' `next`), as an ECMA-262
+    /// pattern: what the HTTP API's document states for the `after` of an audit listing, so a
+    /// client knows which values are cursors at all. Default: any non-empty text without white
+    /// space or control characters (the form every store's cursors take).
+    const AUDIT_CURSOR_PATTERN: &'static str = "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]+$";
     /// A tenant by code.
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
     /// A user.
@@ -152,6 +157,7 @@ pub trait SecureRandom: Send + Sync {
 }
 
 impl<T: Store> Store for Arc<T> {
+    const AUDIT_CURSOR_PATTERN: &'static str = T::AUDIT_CURSOR_PATTERN;
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send {
         (**self).tenant(code)
     }

@@ -839,6 +839,8 @@ fn counter_of(key: String, count: i64, expires_at: i64) -> Counter {
 const SCAN_SEP: char = '\u{0}';
 
 impl Store for SqliteStore {
+    // The audit row's sequence number (`i64`, not negative).
+    const AUDIT_CURSOR_PATTERN: &'static str = "^\\+?[0-9]{1,18}$";
     async fn tenant(&self, code: &str) -> StoreResult<Option<Tenant>> {
         let code = code.to_owned();
         self.read_inline(move |c| {

@@ -959,6 +959,8 @@ fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 impl Store for DynamoStore {
+    // The sort keys this store writes: `A#` + 16 + 8 hex digits.
+    const AUDIT_CURSOR_PATTERN: &'static str = "^A#[0-9A-Fa-f]{24}$";
     async fn tenant(&self, code: &str) -> StoreResult<Option<Tenant>> {
         self.get(item::tenant_key(code))
             .await?

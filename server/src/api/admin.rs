@@ -18,6 +18,7 @@ use super::types::{
     AccountKind, Created, Lang, LoginMethod, PasswordReset, Role, SessionsEnded, User, UserPage,
 };
 use crate::extract::{ApiJson, ApiPath, ApiQuery, SessionToken};
+use crate::http_error::HttpProblem;
 use crate::http_error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -34,6 +35,32 @@ pub struct ListQuery {
     /// Page size (1..=500; default 100).
     #[serde(default)]
     pub limit: Option<usize>,
+}
+
+/// Largest page of a listing (`limit`).
+pub const MAX_LIMIT: usize = 500;
+
+/// The page a listing's query asks for: `limit` in 1..=[`MAX_LIMIT`] (absent: [`DEFAULT_LIMIT`])
+/// and `after` of the form every store's cursors take — non-empty printable text without white
+/// space, at most [`super::MAX_PATH_ID`] characters. Anything else is 400 `invalid_request`, on
+/// every listing alike (issue 11: `limit=0` was served, `after=` refused on one listing and
+/// ignored on another).
+pub(crate) fn checked_page(
+    after: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(Option<&str>, usize), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(HttpProblem::InvalidRequest.into());
+    }
+    if let Some(a) = after
+        && (a.is_empty()
+            || a.chars().count() > super::MAX_PATH_ID
+            || a.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        return Err(HttpProblem::InvalidRequest.into());
+    }
+    Ok((after, limit))
 }
 
 /// Name, contact and language of a person (P-1, P-2, T-6).
@@ -163,13 +190,10 @@ pub async fn list_users<S: Store + 'static, M: Mailer + 'static>(
     SessionToken(token): SessionToken,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
+    let (after, limit) = checked_page(q.after.as_deref(), q.limit)?;
     let page = st
         .service()
-        .admin_list_users(
-            token.expose(),
-            q.after.as_deref(),
-            q.limit.unwrap_or(DEFAULT_LIMIT),
-        )
+        .admin_list_users(token.expose(), after, limit)
         .await?;
     Ok(Json(page.into()))
 }
@@ -220,11 +244,13 @@ pub async fn get_user<S: Store + 'static, M: Mailer + 'static>(
     checked_id(Field::UserId, &id)?;
     // The core has no single-user read for admins: page through the listing from just before
     // `id` (IDs are ordered; the prefix without the last character sorts before it).
+    // A prefix that is no cursor (white space: no user ID has any) starts from the first page
+    // rather than answering 400 for the cursor the client never sent.
     let mut after: Option<String> = id
         .char_indices()
         .last()
         .and_then(|(i, _)| id.get(..i))
-        .filter(|p| !p.is_empty())
+        .filter(|p| checked_page(Some(p), None).is_ok())
         .map(str::to_owned);
     loop {
         let page = st

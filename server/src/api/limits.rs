@@ -9,7 +9,7 @@ use monban_core::ports::{Mailer, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::admin::{DEFAULT_LIMIT, ListQuery};
+use super::admin::{ListQuery, checked_page};
 use crate::extract::{ApiPath, ApiQuery, Support};
 use crate::http_error::{ApiError, ErrorBody, HttpProblem};
 use crate::state::AppState;
@@ -62,13 +62,8 @@ pub async fn list<S: Store + 'static, M: Mailer + 'static>(
     _: Support,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<AddressBlockPage>, ApiError> {
-    let page = st
-        .service()
-        .address_blocks(
-            q.after.as_deref().filter(|a| !a.is_empty()),
-            q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 500),
-        )
-        .await?;
+    let (after, limit) = checked_page(q.after.as_deref(), q.limit)?;
+    let page = st.service().address_blocks(after, limit).await?;
     Ok(Json(AddressBlockPage {
         items: page
             .items

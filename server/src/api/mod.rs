@@ -4,6 +4,7 @@
 //! convert to and from the core's types, which know nothing of HTTP or utoipa.
 
 pub mod admin;
+pub mod document;
 pub mod limits;
 pub mod login;
 pub mod me;
@@ -21,7 +22,6 @@ use axum::routing::{get, post, put};
 use monban_core::ports::{Mailer, Store};
 use monban_core::{Error, Field, InputProblem};
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -63,11 +63,13 @@ pub async fn health() -> Json<Health> {
 
 /// This API's OpenAPI 3.1 document, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Response {
-    static DOC: OnceLock<String> = OnceLock::new();
-    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default());
-    let mut res = doc.clone().into_response();
+    responses((status = 200, description = "The OpenAPI 3.1 document, with the input rules of the running policy", content_type = "application/json", body = Object)))]
+pub async fn openapi<S: Store + 'static, M: Mailer + 'static>(
+    axum::extract::State(st): axum::extract::State<AppState<S, M>>,
+) -> Response {
+    // The running policy's rules and examples (see `document`).
+    let doc = document::document::<S>(st.service().policy()).to_string();
+    let mut res = doc.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -202,7 +204,7 @@ pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Ne
 pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi::<S, M>))
         .route("/policy/password", get(policy::password_rules::<S, M>))
         .route("/login", post(login::login::<S, M>))
         .route("/login/otp", post(login::verify_otp::<S, M>))

@@ -274,12 +274,19 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// The `token` field of a urlencoded form.
+/// The `token` of the link page's form: its one field, as in the JSON body (any other field is
+/// refused, as `deny_unknown_fields` refuses it there).
 fn form_token(body: &[u8]) -> Option<Secret> {
     let body = std::str::from_utf8(body).ok()?;
-    body.split('&').find_map(|pair| {
+    let mut token = None;
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=')?;
-        (k == "token").then(|| percent_decode(v)).flatten()
-    })
+        if k != "token" || token.is_some() {
+            return None;
+        }
+        token = Some(percent_decode(v)?);
+    }
+    token
 }
 
 fn percent_decode(v: &str) -> Option<Secret> {

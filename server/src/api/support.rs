@@ -14,7 +14,7 @@ use monban_core::{Field, Secret};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::admin::{DEFAULT_LIMIT, ListQuery, NewUser, ProfileInput};
+use super::admin::{ListQuery, NewUser, ProfileInput, checked_page};
 use super::checked_id;
 use super::types::{Created, Lang, LoginMethod, PasswordReset, User, UserPage};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Support};
@@ -410,10 +410,8 @@ pub async fn list_users<S: Store + 'static, M: Mailer + 'static>(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     checked_id(Field::TenantCode, &code)?;
-    let page = st
-        .service()
-        .support_list_users(&code, q.after.as_deref(), q.limit.unwrap_or(DEFAULT_LIMIT))
-        .await?;
+    let (after, limit) = checked_page(q.after.as_deref(), q.limit)?;
+    let page = st.service().support_list_users(&code, after, limit).await?;
     Ok(Json(page.into()))
 }
 
@@ -434,17 +432,8 @@ pub async fn list_tenants<S: Store + 'static, M: Mailer + 'static>(
     _: Support,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<TenantPage>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_TENANT_PAGE).contains(&limit) {
-        return Err(HttpProblem::InvalidRequest.into());
-    }
-    if let Some(a) = &q.after {
-        checked_id(Field::TenantCode, a).map_err(|_| HttpProblem::InvalidRequest)?;
-    }
-    let page = st
-        .service()
-        .support_list_tenants(q.after.as_deref().filter(|a| !a.is_empty()), limit)
-        .await?;
+    let (after, limit) = checked_page(q.after.as_deref(), q.limit)?;
+    let page = st.service().support_list_tenants(after, limit).await?;
     Ok(Json(TenantPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next: page.next,
@@ -808,14 +797,8 @@ pub async fn audit<S: Store + 'static, M: Mailer + 'static>(
         subject: q.subject.filter(|s| !s.is_empty()),
         kind,
     };
-    let page = st
-        .service()
-        .audit_events(
-            &filter,
-            q.after.as_deref(),
-            q.limit.unwrap_or(DEFAULT_LIMIT),
-        )
-        .await?;
+    let (after, limit) = checked_page(q.after.as_deref(), q.limit)?;
+    let page = st.service().audit_events(&filter, after, limit).await?;
     Ok(Json(AuditPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next: page.next,
