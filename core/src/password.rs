@@ -55,10 +55,10 @@ use crate::policy::{HashParams, PasswordCharset, PasswordPolicy};
 use crate::ports::SecureRandom;
 use crate::secret::{Secret, ct_eq_bytes};
 use crate::time::Timestamp;
-use argon2::{Algorithm, Argon2, Block, Version};
+use argon2::{Algorithm, Argon2, Version};
 use password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use std::sync::{Mutex, PoisonError};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// The blocklist: one lower-case password per line, sorted byte-wise, no duplicates.
 const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
@@ -344,6 +344,12 @@ const POOL_CAP: usize = 16;
 const DUMMY_SALT: [u8; 16] = *b"monban-dummy-slt";
 
 /// argon2id with the policy's parameters, reusing memory buffers between hashes.
+///
+/// The hash itself is computed by `argon2-rust` (a port of the reference C implementation with
+/// SSE2/AVX2/AVX-512 code chosen at run time: about 1.8× as fast as RustCrypto's `argon2` at
+/// the presets' parameters, see ARCHITECTURE.md "argon2id implementation"). RustCrypto's
+/// `argon2` checks parameters, and computes the hash itself whenever `argon2-rust` refuses a
+/// job (any error but a failed allocation); the tests hold the two to the same bytes.
 pub struct Hasher {
     params: HashParams,
     /// argon2id, version 0x13, `params`, 32-byte output.
@@ -352,8 +358,74 @@ pub struct Hasher {
     block_count: usize,
     /// A PHC string at `params` that no password matches (L-5).
     dummy_phc: String,
-    /// Idle memory buffers of `block_count` blocks.
-    pool: Mutex<Vec<Vec<Block>>>,
+    /// Idle `argon2-rust` hashers, each holding a memory arena of `block_count` blocks (wiped
+    /// after every hash and when dropped).
+    pool: Mutex<Vec<argon2_rust::Hasher>>,
+}
+
+/// One argon2 computation: what RustCrypto's `Argon2` was built from, kept apart because
+/// `Argon2` does not give its algorithm, version or secret back.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    algorithm: Algorithm,
+    version: Version,
+    /// Includes the tag length and the associated data (`data=` of a PHC string).
+    params: &'a argon2::Params,
+    /// The secret key (pepper); monban uses none, the RFC 9106 vector does.
+    secret: &'a [u8],
+}
+
+impl Job<'_> {
+    /// RustCrypto's `Argon2` for this job.
+    fn reference(&self) -> argon2::Result<Argon2<'_>> {
+        if self.secret.is_empty() {
+            Ok(Argon2::new(
+                self.algorithm,
+                self.version,
+                self.params.clone(),
+            ))
+        } else {
+            Argon2::new_with_secret(
+                self.secret,
+                self.algorithm,
+                self.version,
+                self.params.clone(),
+            )
+        }
+    }
+
+    /// `argon2-rust`'s configuration for this job, `None` where it has no equivalent.
+    fn fast(&self) -> Option<argon2_rust::Argon2> {
+        let algorithm = match self.algorithm {
+            Algorithm::Argon2d => argon2_rust::Algorithm::Argon2d,
+            Algorithm::Argon2i => argon2_rust::Algorithm::Argon2i,
+            Algorithm::Argon2id => argon2_rust::Algorithm::Argon2id,
+        };
+        let version = match self.version {
+            Version::V0x10 => argon2_rust::Version::V0x10,
+            Version::V0x13 => argon2_rust::Version::V0x13,
+        };
+        let params = argon2_rust::Params::builder()
+            .memory(argon2_rust::params::Memory::kib(u64::from(
+                self.params.m_cost(),
+            )))
+            .passes(self.params.t_cost())
+            .lanes(self.params.p_cost())
+            // Lanes run one after the other on the calling thread (the crate's `parallel`
+            // feature is off); hashing concurrency is the `Offload` pool's business.
+            .threads(1)
+            .tag_len(argon2_rust::params::TagLen::bytes(
+                u64::try_from(
+                    self.params
+                        .output_len()
+                        .unwrap_or(argon2::Params::DEFAULT_OUTPUT_LEN),
+                )
+                .ok()?,
+            ))
+            .build()
+            .ok()?;
+        Some(argon2_rust::Argon2::new(algorithm, version, params))
+    }
 }
 
 impl std::fmt::Debug for Hasher {
@@ -361,15 +433,6 @@ impl std::fmt::Debug for Hasher {
         f.debug_struct("Hasher")
             .field("params", &self.params)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Hasher {
-    fn drop(&mut self) {
-        let pool = self.pool.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for buffer in pool.iter_mut() {
-            buffer.zeroize();
-        }
     }
 }
 
@@ -408,24 +471,39 @@ impl Hasher {
         })
     }
 
+    /// The job of hashing at this hasher's own parameters.
+    fn own_job(&self) -> Job<'_> {
+        Job {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            params: self.argon2.params(),
+            secret: &[],
+        }
+    }
+
     /// PHC string of `password` with a 16-byte `salt`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a password longer than argon2 accepts (4 GiB);
     /// [`Error::PolicyInvalid`] when the memory cannot be allocated.
     pub fn hash(&self, password: &Secret, salt: &[u8; 16]) -> Result<String> {
-        let mut out = [0u8; OUTPUT_LEN];
-        self.compute(&self.argon2, password.expose().as_bytes(), salt, &mut out)
-            .map_err(|e| match e {
-                argon2::Error::PwdTooLong => Error::invalid(
-                    Field::Password,
-                    InputProblem::TooLong {
-                        max: argon2::MAX_PWD_LEN,
-                    },
-                ),
-                other => hash_error(other),
-            })?;
-        phc_string(&self.argon2, salt, &out)
+        let mut out = Zeroizing::new([0u8; OUTPUT_LEN]);
+        self.compute(
+            &self.own_job(),
+            password.expose().as_bytes(),
+            salt,
+            &mut *out,
+        )
+        .map_err(|e| match e {
+            argon2::Error::PwdTooLong => Error::invalid(
+                Field::Password,
+                InputProblem::TooLong {
+                    max: argon2::MAX_PWD_LEN,
+                },
+            ),
+            other => hash_error(other),
+        })?;
+        phc_string(&self.argon2, salt, &*out)
     }
 
     /// Whether `password` matches `phc` (parameters from the PHC string).
@@ -454,8 +532,13 @@ impl Hasher {
         let expected = parsed.hash?;
         let mut buf = Zeroizing::new([0u8; Output::MAX_LENGTH]);
         let out = buf.get_mut(..expected.len())?;
-        let argon2 = Argon2::new(algorithm, version, params);
-        self.compute(&argon2, password, &salt, out).ok()?;
+        let job = Job {
+            algorithm,
+            version,
+            params: &params,
+            secret: &[],
+        };
+        self.compute(&job, password, &salt, out).ok()?;
         Some(ct_eq_bytes(out, expected.as_bytes()))
     }
 
@@ -511,49 +594,61 @@ impl Hasher {
             .then_some(PasswordProblem::Reused)
     }
 
-    /// Runs `argon2` in a pooled buffer (DESIGN principle 8).
+    /// Computes `job` into `out` on a pooled `argon2-rust` hasher (DESIGN principle 8), or with
+    /// RustCrypto's `argon2` where `argon2-rust` refuses the job.
     fn compute(
         &self,
-        argon2: &Argon2<'_>,
+        job: &Job<'_>,
         password: &[u8],
         salt: &[u8],
         out: &mut [u8],
     ) -> argon2::Result<()> {
-        let need = argon2.params().block_count();
-        let mut blocks = self.take_buffer(need)?;
-        let result = argon2.hash_password_into_with_memory(password, salt, out, &mut blocks);
-        self.return_buffer(blocks);
-        result
+        // RustCrypto's checks first: its errors are the ones callers see (`PwdTooLong`, ...).
+        let reference = job.reference()?;
+        let Some(fast) = job.fast() else {
+            return reference.hash_password_into(password, salt, out);
+        };
+        let need = fast.params().memory_blocks() as usize;
+        let mut hasher = self.take_hasher(need)?;
+        hasher.set_argon2(fast);
+        let result = hasher.hash_into_with_ad(password, salt, job.secret, job.params.data(), out);
+        self.return_hasher(hasher);
+        match result {
+            Ok(()) => Ok(()),
+            Err(argon2_rust::Error::MemoryAllocationError) => Err(argon2::Error::OutOfMemory),
+            Err(_) => reference.hash_password_into(password, salt, out),
+        }
     }
 
-    /// A buffer of at least `need` blocks: an idle one from the pool, else a new one. Pass 0 of
-    /// argon2 overwrites every block before reading it, so an old buffer needs no clearing.
-    fn take_buffer(&self, need: usize) -> argon2::Result<Vec<Block>> {
+    /// An idle hasher from the pool, else a new one. A new one reserves this hasher's own
+    /// arena size up front when the job fits in it, so that it can go back into the pool.
+    fn take_hasher(&self, need: usize) -> argon2::Result<argon2_rust::Hasher> {
         {
             let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(i) = pool.iter().position(|b| b.len() >= need) {
-                return Ok(pool.swap_remove(i));
+            if let Some(hasher) = pool.pop() {
+                return Ok(hasher);
             }
         }
-        let len = need.max(self.block_count);
-        let mut blocks = Vec::new();
-        blocks
-            .try_reserve_exact(len)
-            .map_err(|_| argon2::Error::OutOfMemory)?;
-        blocks.resize(len, Block::new());
-        Ok(blocks)
+        let mut hasher = self
+            .own_job()
+            .fast()
+            .ok_or(argon2::Error::OutOfMemory)?
+            .hasher();
+        if need <= self.block_count {
+            hasher.reserve().map_err(|_| argon2::Error::OutOfMemory)?;
+        }
+        Ok(hasher)
     }
 
-    /// Keeps a buffer of this hasher's own size for the next hash; frees any other.
-    fn return_buffer(&self, mut blocks: Vec<Block>) {
-        if blocks.len() == self.block_count {
+    /// Keeps a hasher whose arena is this hasher's own size for the next hash; frees (and so
+    /// wipes) any other.
+    fn return_hasher(&self, hasher: argon2_rust::Hasher) {
+        if hasher.reserved_blocks() == self.block_count {
             let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
             if pool.len() < POOL_CAP {
-                pool.push(blocks);
-                return;
+                pool.push(hasher);
             }
         }
-        blocks.zeroize();
     }
 }
 
@@ -1238,7 +1333,8 @@ mod tests {
             .build()
             .unwrap();
         let a =
-            Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+            Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params.clone())
+                .unwrap();
         let mut tag = [0u8; 32];
         a.hash_password_into(&[0x01; 32], &[0x02; 16], &mut tag)
             .unwrap();
@@ -1247,11 +1343,23 @@ mod tests {
             hex,
             "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
         );
-        // The pooled path computes the same tag.
+        // The pooled path (argon2-rust) computes the same tag.
         let h = test_hasher();
         let mut pooled = [0u8; 32];
-        h.compute(&a, &[0x01; 32], &[0x02; 16], &mut pooled)
+        let job = Job {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            params: &params,
+            secret: &secret,
+        };
+        h.compute(&job, &[0x01; 32], &[0x02; 16], &mut pooled)
             .unwrap();
         assert_eq!(pooled, tag);
+        // And argon2-rust itself, called directly.
+        let fast = job.fast().unwrap();
+        let mut direct = [0u8; 32];
+        fast.hash_into_with_ad(&[0x01; 32], &[0x02; 16], &secret, &[0x04; 12], &mut direct)
+            .unwrap();
+        assert_eq!(direct, tag);
     }
 }
