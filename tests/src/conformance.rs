@@ -95,6 +95,7 @@ macro_rules! __store_conformance {
             counters_list_by_group_and_delete,
             sessions_end_at_once_on_every_instance,
             parallel_checks_write_the_last_use_once,
+            authenticator_secrets_are_sealed_and_survive_a_key_rotation,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -1689,4 +1690,110 @@ pub async fn parallel_checks_write_the_last_use_once<S: Store + 'static>(store: 
         .iter()
         .find(|s| s.last_used_at == T0.plus_secs(90));
     assert!(s.is_some(), "{:?}", after.sessions);
+}
+
+/// RFC 4648 base32 (no padding), as enrolments hand the secret out.
+fn base32_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut out, mut bits, mut acc) = (Vec::new(), 0u32, 0u64);
+    for c in s.bytes() {
+        let v = ALPHABET
+            .iter()
+            .position(|a| *a == c)
+            .unwrap_or_else(|| panic!("not base32: {c}"));
+        acc = (acc << 5) | u64::try_from(v).unwrap_or(0);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
+        }
+    }
+    out
+}
+
+/// The code an authenticator app shows for `secret` at `now`.
+fn app_code(secret: &[u8], now: Timestamp) -> Secret {
+    let policy = Policy::kuroneko().otp;
+    let secret = monban_core::secret::SecretBytes::new(secret.to_vec());
+    let step = monban_core::totp::step_at(now, &policy).unwrap_or_else(|| panic!("step"));
+    Secret::new(monban_core::totp::code_at_step(&secret, step, &policy))
+}
+
+/// An authenticator secret is stored sealed — no encoding of it in the record — and a key
+/// rotation keeps it working: the previous key opens it, its next use re-seals it under the
+/// new key, after which the old key is not needed.
+pub async fn authenticator_secrets_are_sealed_and_survive_a_key_rotation<S: Store + 'static>(
+    store: S,
+) {
+    // SPEC: K-1, K-2, L-2
+    let (fx, token) = fixture(store).await;
+    let r = UserRef::new(TENANT, TENANT);
+    // GIVEN the admin enrolled an authenticator under key A (42…)
+    let e = fx.svc.begin_totp(token.expose()).await;
+    let e = e.unwrap_or_else(|e| panic!("{e:?}"));
+    let raw = base32_decode(e.secret_base32.expose());
+    assert_eq!(raw.len(), 20);
+    let now = Timestamp(T0.secs());
+    let confirmed = fx
+        .svc
+        .confirm_totp(token.expose(), &app_code(&raw, now))
+        .await;
+    assert!(confirmed.is_ok(), "{confirmed:?}");
+    let stored = fx.store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
+    let stored = stored.unwrap_or_else(|| panic!("admin stored"));
+    let sealed = stored
+        .totp
+        .clone()
+        .unwrap_or_else(|| panic!("enrolled"))
+        .secret;
+    // THEN the stored record holds neither the secret nor its base32 or hex
+    let bytes = sealed.stored();
+    assert!(!bytes.windows(raw.len()).any(|w| w == raw.as_slice()));
+    let text = String::from_utf8_lossy(bytes);
+    assert!(!text.contains(e.secret_base32.expose()));
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!text.to_ascii_lowercase().contains(&hex));
+    assert!(!format!("{stored:?}").contains(e.secret_base32.expose()));
+
+    // WHEN the deployment moves to key B with A as the previous key
+    let rotated = |previous: Vec<SessionKey>| {
+        AuthService::new(
+            fx.svc.policy().clone(),
+            SessionKey::new(vec![43u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+            Arc::clone(&fx.store),
+            Arc::clone(&fx.mailer),
+            Arc::clone(&fx.clock),
+            SeededRandom::new(9),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_previous_keys(previous)
+    };
+    let login_with_app = |svc: Svc<S>, at: Timestamp| {
+        let code = app_code(&raw, at);
+        async move {
+            let step = svc.login(admin_login(PASSWORD)).await;
+            let Ok(LoginStep::SecondFactor(ch)) = step else {
+                panic!("second factor expected: {step:?}")
+            };
+            svc.verify_second_factor(ch.token.expose(), &code)
+                .await
+                .map(|_| ())
+        }
+    };
+    // (a code of a later step: the first one was used by the enrolment)
+    fx.clock.advance(60);
+    let at = Timestamp(T0.secs() + 60);
+    let b = rotated(vec![
+        SessionKey::new(vec![42u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+    ]);
+    // THEN the authenticator still works, and its secret is sealed anew under B
+    assert_eq!(login_with_app(b, at).await, Ok(()));
+    let after = fx.store.user(&r).await.unwrap_or_else(|e| panic!("{e}"));
+    let after = after.unwrap_or_else(|| panic!("admin stored"));
+    let resealed = after.totp.unwrap_or_else(|| panic!("enrolled")).secret;
+    assert_ne!(resealed.stored(), sealed.stored());
+    // AND key B alone opens it from now on
+    fx.clock.advance(60);
+    let at = Timestamp(T0.secs() + 120);
+    assert_eq!(login_with_app(rotated(Vec::new()), at).await, Ok(()));
 }
