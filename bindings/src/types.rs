@@ -496,29 +496,19 @@ impl From<core::flow::login::Session> for Session {
     }
 }
 
-/// How the user proved who it is when a session began (S-1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
-pub enum Factor {
-    /// The password (or a temporary password).
-    Password,
-    /// A bound client certificate.
-    Certificate,
-    /// A one-time password sent by mail.
-    MailOtp,
-    /// A code from an authenticator app.
-    Totp,
-}
-
-impl From<core::model::Factor> for Factor {
-    fn from(f: core::model::Factor) -> Self {
-        match f {
-            core::model::Factor::Password => Factor::Password,
-            core::model::Factor::Certificate => Factor::Certificate,
-            core::model::Factor::MailOtp => Factor::MailOtp,
-            core::model::Factor::Totp => Factor::Totp,
-        }
+mirror_enum!(
+    /// How the user proved who it is when a session began (S-1).
+    Factor = core::model::Factor {
+        /// The password (or a temporary password).
+        Password,
+        /// A bound client certificate.
+        Certificate,
+        /// A one-time password sent by mail.
+        MailOtp,
+        /// A code from an authenticator app.
+        Totp,
     }
-}
+);
 
 /// One live session of a user (S-4).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]

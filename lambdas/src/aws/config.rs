@@ -348,19 +348,17 @@ impl LambdaConfig {
     pub async fn secrets(&self, ssm: Option<&aws_sdk_ssm::Client>) -> Result<Secrets, ConfigError> {
         let key = resolve(&self.signing_key, SIGNING_KEY_PARAMETER, ssm).await?;
         let signing_key = signing_key(
-            match self.signing_key {
-                SecretSource::File { .. } => SIGNING_KEY_FILE,
-                SecretSource::Parameter(_) => SIGNING_KEY_PARAMETER,
-            },
+            source_var(&self.signing_key, SIGNING_KEY_FILE, SIGNING_KEY_PARAMETER),
             &key,
         )?;
         let previous_signing_key = match &self.previous_signing_key {
             None => None,
             Some(src) => {
-                let var = match src {
-                    SecretSource::File { .. } => PREVIOUS_SIGNING_KEY_FILE,
-                    SecretSource::Parameter(_) => PREVIOUS_SIGNING_KEY_PARAMETER,
-                };
+                let var = source_var(
+                    src,
+                    PREVIOUS_SIGNING_KEY_FILE,
+                    PREVIOUS_SIGNING_KEY_PARAMETER,
+                );
                 let v = resolve(src, PREVIOUS_SIGNING_KEY_PARAMETER, ssm).await?;
                 Some(self::signing_key(var, &v)?)
             }
@@ -368,10 +366,7 @@ impl LambdaConfig {
         let support_token = match &self.support_token {
             None => None,
             Some(src) => {
-                let var = match src {
-                    SecretSource::File { .. } => SUPPORT_TOKEN_FILE,
-                    SecretSource::Parameter(_) => SUPPORT_TOKEN_PARAMETER,
-                };
+                let var = source_var(src, SUPPORT_TOKEN_FILE, SUPPORT_TOKEN_PARAMETER);
                 let v = resolve(src, SUPPORT_TOKEN_PARAMETER, ssm).await?;
                 Some(support_token(var, &v)?)
             }
@@ -381,6 +376,14 @@ impl LambdaConfig {
             previous_signing_key,
             support_token,
         })
+    }
+}
+
+/// The variable that named `src`: the file one or the parameter one (for error messages).
+fn source_var(src: &SecretSource, file: &'static str, param: &'static str) -> &'static str {
+    match src {
+        SecretSource::File { .. } => file,
+        SecretSource::Parameter(_) => param,
     }
 }
 
