@@ -6,9 +6,9 @@
 
 use crate::engine::Policy;
 use crate::types::{
-    AuditFilter, AuditPage, ClientCert, Created, ForgotLoginId, IdentityClaim, LoginRequest,
+    AuditFilter, AuditPage, ClientCert, Created, DeliveryReport, ForgotLoginId, IdentityClaim, LoginRequest,
     LoginStep, MailMessage, MonbanError, NewTenant, NewUser, Permission, ResetRequest, SelfEdit,
-    Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
+    OutboxEntryView, Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
 };
 use monban_core as core;
 use monban_core::Secret;
@@ -23,9 +23,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Sends monban's mails; implemented by the host (Python, Kotlin, Swift).
 ///
-/// `send` is called after the state the mail talks about is stored; an error (or an exception
-/// the implementation lets escape) makes the operation fail with `mail_failed`, and it may be
-/// retried.
+/// A mail is stored with the state it talks about, and `send` is called afterwards by the
+/// courier: a background task of the `Auth`, and `Auth.deliver_pending()` when the host wants
+/// it now. An error (or an exception the implementation lets escape) leaves the mail queued;
+/// it is tried again with growing pauses and, after the last attempt, kept as failed
+/// (`Auth.outbox`, `Auth.retry_delivery`). The operation that queued it has succeeded.
 #[uniffi::export(foreign)]
 pub trait Mailer: Send + Sync {
     /// Sends one mail.
@@ -70,7 +72,10 @@ type Service = core::AuthService<SqliteStore, MailSink>;
 /// The monban flows on one SQLite file.
 #[derive(uniffi::Object)]
 pub struct Auth {
-    service: Service,
+    service: Arc<Service>,
+    /// One courier round at a time: `deliver_pending` waits for the background task's round,
+    /// so when it returns every mail queued before the call has been tried.
+    courier: Arc<tokio::sync::Mutex<()>>,
     offset: Arc<AtomicI64>,
     /// Always `Some` until dropped.
     runtime: Option<tokio::runtime::Runtime>,
@@ -200,6 +205,8 @@ impl Auth {
             SqliteStore::open(db_path).map_err(|e| MonbanError::other("store_unavailable", e))?
         };
         let offset = Arc::new(AtomicI64::new(0));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let waker = Arc::clone(&wake);
         let service = {
             let _guard = runtime.enter();
             core::AuthService::new(
@@ -213,9 +220,18 @@ impl Auth {
                 rng,
             )?
             .with_offload(TokioOffload::with_limit(policy.inner.password.hash_slots()))
+            .on_queued(move || waker.notify_one())
         };
+        let service = Arc::new(service);
+        let courier = Arc::new(tokio::sync::Mutex::new(()));
+        runtime.spawn(background_courier(
+            Arc::clone(&service),
+            Arc::clone(&courier),
+            wake,
+        ));
         Ok(Arc::new(Self {
             service,
+            courier,
             offset,
             runtime: Some(runtime),
         }))
@@ -233,8 +249,70 @@ impl Auth {
     }
 }
 
+/// M-4: delivers what the service queues, woken at each queueing and every 5 s otherwise.
+async fn background_courier(
+    service: Arc<Service>,
+    round: Arc<tokio::sync::Mutex<()>>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        {
+            let _one = round.lock().await;
+            // Errors (the store out) are tried again at the next round.
+            let _ = service.deliver_pending().await;
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+    }
+}
+
 #[uniffi::export]
 impl Auth {
+    /// Delivers every queued mail that is due now through the mailer (and resolves queued
+    /// recovery requests), after any round the background courier is in; answers what was
+    /// done. When it returns, every mail queued before the call has been tried once.
+    pub fn deliver_pending(&self) -> Result<DeliveryReport, MonbanError> {
+        let service = Arc::clone(&self.service);
+        let round = Arc::clone(&self.courier);
+        self.run(async move {
+            let _one = round.lock().await;
+            service.deliver_pending().await
+        })
+    }
+
+    /// The queued and failed mails (no content, no recipient), oldest first; `state`:
+    /// `"pending"`, `"failed"` or none for both.
+    #[uniffi::method(default(state = None, after = None, limit = 100))]
+    pub fn outbox(
+        &self,
+        state: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntryView>, MonbanError> {
+        let state = match state.as_deref() {
+            None => None,
+            Some(s) => Some(core::outbox::OutboxState::parse(s).ok_or_else(|| {
+                MonbanError::other("invalid_request", format!("unknown outbox state {s:?}"))
+            })?),
+        };
+        let page: core::model::Page<core::outbox::OutboxView> = self.run(self.service.outbox(
+            state,
+            after.as_deref(),
+            usize::try_from(limit).unwrap_or(100),
+        ))?;
+        Ok(page.items.into_iter().map(Into::into).collect())
+    }
+
+    /// Puts a failed mail back in the queue, due now; the audit records it as support's act.
+    pub fn retry_delivery(&self, id: String) -> Result<OutboxEntryView, MonbanError> {
+        self.run(
+            self.service
+                .retry_delivery(&id, core::audit::Actor::Support),
+        )
+    }
+
     /// Opens (creating and migrating) the SQLite file at `db_path`; mail goes to `mailer`.
     ///
     /// `session_key`: at least 32 random bytes kept across restarts; none uses `monban.key`
@@ -610,6 +688,7 @@ mod tests {
             access_key: Some("7777777".into()),
             certificate: None,
         };
+        auth.deliver_pending().unwrap();
         let temp = inbox.last_secret(MailKind::UserRegistered);
         let LoginStep::SecondFactor { challenge } = auth.login(request(temp)).unwrap() else {
             panic!("a second factor");
@@ -618,6 +697,7 @@ mod tests {
             .verify_second_factor(challenge.token.clone(), "000000x".into())
             .unwrap_err();
         assert_eq!(wrong.code(), "otp_invalid");
+        auth.deliver_pending().unwrap();
         let code = inbox.last_secret(MailKind::Otp);
         let session = auth.verify_second_factor(challenge.token, code).unwrap();
         assert!(session.must_change_password.is_some());
@@ -640,7 +720,8 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_host_mailer_is_mail_failed() {
+    fn a_failing_host_mailer_leaves_the_mail_queued() {
+        // SPEC: M-4
         struct Down;
         impl Mailer for Down {
             fn send(&self, _: MailMessage) -> Result<(), MonbanError> {
@@ -658,23 +739,27 @@ mod tests {
             None,
         )
         .unwrap();
-        let err = auth
-            .support_create_tenant(NewTenant {
-                code: "999999999".into(),
-                name: "黒猫堂".into(),
-                admin: ProfileInput {
-                    name: "黒猫 太郎".into(),
-                    email: Some("123@a.com".into()),
-                    ..Default::default()
-                },
-                corporate_number: None,
-                logistics: false,
-                access_key: Some("7777777".into()),
-                lang: None,
-                admin_login_method: None,
-                welcome_mail: true,
-            })
-            .unwrap_err();
-        assert_eq!(err.code(), "mail_failed");
+        auth.support_create_tenant(NewTenant {
+            code: "999999999".into(),
+            name: "黒猫堂".into(),
+            admin: ProfileInput {
+                name: "黒猫 太郎".into(),
+                email: Some("123@a.com".into()),
+                ..Default::default()
+            },
+            corporate_number: None,
+            logistics: false,
+            access_key: Some("7777777".into()),
+            lang: None,
+            admin_login_method: None,
+            welcome_mail: true,
+        })
+        .unwrap();
+        auth.deliver_pending().unwrap();
+        let queued = auth.outbox(Some("pending".into()), None, 10).unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].kind, "user_registered");
+        assert!(queued[0].attempts >= 1);
+        assert!(queued[0].last_error.as_deref().unwrap().contains("smtp down"));
     }
 }

@@ -321,11 +321,16 @@ pub struct MailMessage {
     pub subject: String,
     /// Plain-text body (may hold the one secret the mail delivers).
     pub body: String,
+    /// The outbox entry's ID: unique per mail and the same when the courier sends a mail a
+    /// second time after a crash, so a mailer may drop the repeat. Empty outside the outbox.
+    #[uniffi(default)]
+    pub id: String,
 }
 
 impl From<&core::mail::Mail> for MailMessage {
     fn from(m: &core::mail::Mail) -> Self {
         Self {
+            id: m.id.clone(),
             to: m.to.clone(),
             kind: m.kind.into(),
             lang: m.lang.into(),
@@ -338,11 +343,76 @@ impl From<&core::mail::Mail> for MailMessage {
 impl From<MailMessage> for core::mail::Mail {
     fn from(m: MailMessage) -> Self {
         Self {
+            id: m.id,
             to: m.to,
             kind: m.kind.into(),
             lang: m.lang.into(),
             subject: m.subject,
             body: m.body,
+        }
+    }
+}
+
+/// What one `deliver_pending` did (M-4).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct DeliveryReport {
+    /// Mails sent.
+    pub sent: u32,
+    /// Recovery requests resolved.
+    pub resolved: u32,
+    /// Attempts that failed and will be tried again later.
+    pub retried: u32,
+    /// Mails given up on after their last attempt (kept as failed).
+    pub failed: u32,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl From<core::service::Delivery> for DeliveryReport {
+    fn from(d: core::service::Delivery) -> Self {
+        Self {
+            sent: count(d.sent),
+            resolved: count(d.resolved),
+            retried: count(d.retried),
+            failed: count(d.failed),
+        }
+    }
+}
+
+/// A queued or failed mail as an operator sees it: no content, no recipient.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct OutboxEntryView {
+    /// The entry's ID (the mail's `id`).
+    pub id: String,
+    /// `otp`, `reset_started`, … or `request:<kind>` for a queued recovery request.
+    pub kind: String,
+    /// The tenant concerned, if known.
+    pub tenant: Option<String>,
+    /// `pending` or `failed`.
+    pub state: String,
+    /// When it was queued (Unix seconds).
+    pub queued_at: i64,
+    /// Its next attempt, or when it failed for good (Unix seconds).
+    pub due_at: i64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl From<core::outbox::OutboxView> for OutboxEntryView {
+    fn from(v: core::outbox::OutboxView) -> Self {
+        Self {
+            id: v.id,
+            kind: v.kind,
+            tenant: v.tenant,
+            state: v.state,
+            queued_at: v.queued_at.secs(),
+            due_at: v.due_at.secs(),
+            attempts: v.attempts,
+            last_error: v.last_error,
         }
     }
 }

@@ -61,6 +61,11 @@ pub enum AuditKind {
     RecoveryMailSuppressed,
     /// AB-1: an operator cleared an address's block (the address is in `detail`).
     ThrottlingCleared,
+    /// M-4: the courier gave up on a queued mail or request (the entry's ID and the last error
+    /// are in `detail`); it stays in the outbox, marked failed.
+    DeliveryFailed,
+    /// M-4: an operator put a failed outbox entry back in the queue.
+    DeliveryRetried,
 }
 
 impl AuditKind {
@@ -92,6 +97,8 @@ impl AuditKind {
             AuditKind::ThrottlingStarted => "throttling_started",
             AuditKind::RecoveryMailSuppressed => "recovery_mail_suppressed",
             AuditKind::ThrottlingCleared => "throttling_cleared",
+            AuditKind::DeliveryFailed => "delivery_failed",
+            AuditKind::DeliveryRetried => "delivery_retried",
         }
     }
 

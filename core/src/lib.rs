@@ -23,6 +23,7 @@ pub mod memory;
 pub mod model;
 pub mod normalize;
 pub mod otp;
+pub mod outbox;
 pub mod password;
 pub mod policy;
 pub mod ports;

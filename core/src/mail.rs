@@ -36,6 +36,16 @@ pub enum MailKind {
 }
 
 impl MailKind {
+    /// Every kind.
+    pub const ALL: [MailKind; 6] = [
+        MailKind::ResetStarted,
+        MailKind::TemporaryPassword,
+        MailKind::Otp,
+        MailKind::UserRegistered,
+        MailKind::LoginIdNotice,
+        MailKind::AdminResetNotice,
+    ];
+
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,8 +127,13 @@ impl MailContent {
 }
 
 /// A rendered mail, ready for a [`crate::ports::Mailer`]. `Debug` leaves the body out.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mail {
+    /// The outbox entry's ID (M-4), set when the mail is queued; empty before. Unique per
+    /// mail: a mailer that keeps the IDs it sent can drop the repeat a courier crash between
+    /// sending and marking may cause.
+    #[serde(default)]
+    pub id: String,
     /// Recipient address.
     pub to: String,
     /// Kind.
@@ -134,6 +149,7 @@ pub struct Mail {
 impl fmt::Debug for Mail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mail")
+            .field("id", &self.id)
             .field("to", &self.to)
             .field("kind", &self.kind)
             .field("lang", &self.lang)
@@ -188,6 +204,7 @@ pub fn render_with(
         Lang::En => body_en(content, &service),
     };
     Mail {
+        id: String::new(),
         to: clean(to),
         kind,
         lang,

@@ -4,6 +4,7 @@
 
 use crate::abuse::{Counter, counter_group};
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use crate::ports::{Clock, MailError, Mailer, SecureRandom, Store, StoreError, StoreResult};
@@ -20,6 +21,8 @@ struct Inner {
     certs: BTreeMap<String, CertOwner>,
     audit: Vec<AuditEvent>,
     counters: BTreeMap<String, Counter>,
+    outbox: BTreeMap<String, OutboxEntry>,
+    failing_commits: usize,
 }
 
 /// A [`Store`] in a mutex: every commit checks all its conditions, then applies all writes.
@@ -27,6 +30,7 @@ struct Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     commits: AtomicUsize,
+    record_commits: AtomicUsize,
     conflicts: AtomicUsize,
 }
 
@@ -36,8 +40,9 @@ impl std::fmt::Debug for MemoryStore {
     }
 }
 
-fn key_of(w: &Write) -> String {
-    match w {
+/// The record a write touches; `None` for an audit append, which touches none.
+fn key_of(w: &Write) -> Option<String> {
+    Some(match w {
         Write::PutTenant(t) => format!("T#{}", t.code),
         Write::DeleteTenant { code, .. } => format!("T#{code}"),
         Write::PutUser(u) => format!("U#{}\u{0}{}", u.tenant, u.user_id),
@@ -46,7 +51,10 @@ fn key_of(w: &Write) -> String {
         Write::DeleteEmailOwners { address, .. } => format!("E#{address}"),
         Write::PutCertOwner(c) => format!("C#{}", c.key),
         Write::DeleteCertOwner { key, .. } => format!("C#{key}"),
-    }
+        Write::PutOutbox(o) => format!("O#{}", o.id),
+        Write::DeleteOutbox { id, .. } => format!("O#{id}"),
+        Write::Audit(_) => return None,
+    })
 }
 
 impl MemoryStore {
@@ -64,6 +72,19 @@ impl MemoryStore {
     /// Commits that succeeded.
     pub fn commits(&self) -> usize {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// The next `n` commits fail as an outage would (nothing of them is stored).
+    pub fn fail_commits(&self, n: usize) {
+        if let Ok(mut g) = self.lock() {
+            g.failing_commits = n;
+        }
+    }
+
+    /// Commits that changed a tenant, user or claim record (not only the audit log or the
+    /// outbox).
+    pub fn record_commits(&self) -> usize {
+        self.record_commits.load(Ordering::Relaxed)
     }
 
     /// Commits refused for a version conflict.
@@ -107,6 +128,13 @@ impl MemoryStore {
             Write::DeleteCertOwner { key, expect } => {
                 inner.certs.get(key).map(|x| x.version) == Some(*expect)
             }
+            Write::PutOutbox(o) => {
+                version(inner.outbox.get(&o.id).map(|x| x.version)) == o.version
+            }
+            Write::DeleteOutbox { id, expect } => {
+                inner.outbox.get(id).map(|x| x.version) == Some(*expect)
+            }
+            Write::Audit(_) => true,
         }
     }
 
@@ -141,6 +169,15 @@ impl MemoryStore {
             Write::DeleteCertOwner { key, .. } => {
                 inner.certs.remove(&key);
             }
+            Write::PutOutbox(o) => {
+                let mut o = *o;
+                o.version += 1;
+                inner.outbox.insert(o.id.clone(), o);
+            }
+            Write::DeleteOutbox { id, .. } => {
+                inner.outbox.remove(&id);
+            }
+            Write::Audit(e) => inner.audit.push(*e),
         }
     }
 }
@@ -225,17 +262,30 @@ impl Store for MemoryStore {
     async fn commit(&self, writes: Vec<Write>) -> StoreResult<()> {
         let mut g = self.lock()?;
         let mut seen = BTreeSet::new();
-        for w in &writes {
-            if !seen.insert(key_of(w)) {
+        for k in writes.iter().filter_map(key_of) {
+            if !seen.insert(k.clone()) {
                 return Err(StoreError::Unavailable(format!(
-                    "one batch writes {} twice",
-                    key_of(w)
+                    "one batch writes {k} twice"
                 )));
             }
+        }
+        if g.failing_commits > 0 {
+            g.failing_commits -= 1;
+            return Err(StoreError::Unavailable(
+                "memory store told to fail a commit".into(),
+            ));
         }
         if !writes.iter().all(|w| Self::check(&g, w)) {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
             return Err(StoreError::Conflict);
+        }
+        if writes.iter().any(|w| {
+            !matches!(
+                w,
+                Write::Audit(_) | Write::PutOutbox(_) | Write::DeleteOutbox { .. }
+            )
+        }) {
+            self.record_commits.fetch_add(1, Ordering::Relaxed);
         }
         for w in writes {
             Self::apply(&mut g, w);
@@ -270,6 +320,25 @@ impl Store for MemoryStore {
             .skip(start)
             .filter(|(_, e)| filter.matches(e))
             .map(|(i, e)| (i.to_string(), e.clone()));
+        Ok(page(it, limit))
+    }
+
+    async fn outbox_entry(&self, id: &str) -> StoreResult<Option<OutboxEntry>> {
+        Ok(self.lock()?.outbox.get(id).cloned())
+    }
+
+    async fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<OutboxEntry>> {
+        let g = self.lock()?;
+        let it = g
+            .outbox
+            .values()
+            .filter(|e| after.is_none_or(|a| e.id.as_str() > a) && filter.matches(e))
+            .map(|e| (e.id.clone(), e.clone()));
         Ok(page(it, limit))
     }
 

@@ -376,6 +376,18 @@ pub enum Write {
         /// The version read.
         expect: u64,
     },
+    /// M-4: queue a mail or request, or update a queued one (its attempts, its state).
+    PutOutbox(Box<crate::outbox::OutboxEntry>),
+    /// M-4: remove a delivered (or void) outbox entry.
+    DeleteOutbox {
+        /// The entry's ID.
+        id: String,
+        /// The version read.
+        expect: u64,
+    },
+    /// append an audit event, in the same batch as the state change it records. It has
+    /// no condition and never conflicts.
+    Audit(Box<crate::audit::AuditEvent>),
 }
 
 /// A page of a listing.

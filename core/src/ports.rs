@@ -7,6 +7,7 @@
 use crate::abuse::Counter;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::mail::Mail;
+use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
 use crate::time::Timestamp;
 use std::future::Future;
@@ -47,6 +48,9 @@ pub trait Store: Send + Sync {
     /// client knows which values are cursors at all. Default: any non-empty text without white
     /// space or control characters (the form every store's cursors take).
     const AUDIT_CURSOR_PATTERN: &'static str = "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]+$";
+    /// Most writes one [`Store::commit`] takes (DynamoDB's `TransactWriteItems`: 100). A
+    /// decision whose audit events would pass it commits the rest right after.
+    const MAX_BATCH: usize = usize::MAX;
     /// A tenant by code.
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
     /// A user.
@@ -89,6 +93,19 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send;
+    /// M-4: one outbox entry.
+    fn outbox_entry(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<OutboxEntry>>> + Send;
+    /// M-4: outbox entries passing `filter`, ordered by ID (queueing order), after the cursor
+    /// `after` (an ID).
+    fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<OutboxEntry>>> + Send;
     /// AB-6: adds 1 to the counter `key` atomically (parallel bumps lose none) and answers it.
     /// A counter that does not exist, or whose window ended (`expires_at <= now`), starts again
     /// at 1 with `expires_at = window_end`; a live one keeps its window.
@@ -158,6 +175,7 @@ pub trait SecureRandom: Send + Sync {
 
 impl<T: Store> Store for Arc<T> {
     const AUDIT_CURSOR_PATTERN: &'static str = T::AUDIT_CURSOR_PATTERN;
+    const MAX_BATCH: usize = T::MAX_BATCH;
     fn tenant(&self, code: &str) -> impl Future<Output = StoreResult<Option<Tenant>>> + Send {
         (**self).tenant(code)
     }
@@ -211,6 +229,20 @@ impl<T: Store> Store for Arc<T> {
         limit: usize,
     ) -> impl Future<Output = StoreResult<Page<AuditEvent>>> + Send {
         (**self).audit(filter, after, limit)
+    }
+    fn outbox_entry(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<OutboxEntry>>> + Send {
+        (**self).outbox_entry(id)
+    }
+    fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Page<OutboxEntry>>> + Send {
+        (**self).list_outbox(filter, after, limit)
     }
     fn bump_counter(
         &self,

@@ -29,6 +29,8 @@ const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = MAGIC.len() + KID_LEN + NONCE_LEN;
 const TOTP_KEY_DOMAIN: &str = "monban/seal/totp-secret/v1";
 const TOTP_AAD: &[u8] = b"monban totp secret v1";
+const OUTBOX_KEY_DOMAIN: &str = "monban/seal/outbox/v1";
+const OUTBOX_AAD: &[u8] = b"monban outbox entry v1";
 const ACCESS_KEY_DOMAIN: &str = "monban/access-key/v1";
 const KID_DOMAIN: &str = "monban/key-id/v1";
 
@@ -74,22 +76,57 @@ pub fn key_id(key: &SessionKey) -> [u8; KID_LEN] {
     id
 }
 
-fn cipher(key: &SessionKey) -> XChaCha20Poly1305 {
-    let k = Zeroizing::new(key.keyed_digest(TOTP_KEY_DOMAIN, b"").0);
+/// What a sealed value is for: each use has a key of its own and binds its name as the
+/// associated data, so a value sealed for one use never opens as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// An authenticator (TOTP) secret (K-1).
+    TotpSecret,
+    /// A queued mail or recovery request in the outbox (M-4).
+    Outbox,
+}
+
+impl Purpose {
+    fn domain(self) -> &'static str {
+        match self {
+            Purpose::TotpSecret => TOTP_KEY_DOMAIN,
+            Purpose::Outbox => OUTBOX_KEY_DOMAIN,
+        }
+    }
+    fn aad(self) -> &'static [u8] {
+        match self {
+            Purpose::TotpSecret => TOTP_AAD,
+            Purpose::Outbox => OUTBOX_AAD,
+        }
+    }
+}
+
+fn cipher(key: &SessionKey, purpose: Purpose) -> XChaCha20Poly1305 {
+    let k = Zeroizing::new(key.keyed_digest(purpose.domain(), b"").0);
     // A 32-byte key always fits.
     XChaCha20Poly1305::new(&(*k).into())
 }
 
 /// Seals an authenticator secret under `key` with a fresh random nonce.
 pub fn seal(key: &SessionKey, secret: &SecretBytes, rng: &dyn SecureRandom) -> Sealed {
+    seal_for(Purpose::TotpSecret, key, secret, rng)
+}
+
+/// Seals `secret` for `purpose` under `key` with a fresh random nonce.
+pub fn seal_for(
+    purpose: Purpose,
+    key: &SessionKey,
+    secret: &SecretBytes,
+    rng: &dyn SecureRandom,
+) -> Sealed {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce);
     let payload = Payload {
         msg: secret.expose(),
-        aad: TOTP_AAD,
+        aad: purpose.aad(),
     };
     // Encryption fails only for messages beyond 256 GiB.
-    let ct = cipher(key)
+    let ct = cipher(key, purpose)
         .encrypt(&XNonce::from(nonce), payload)
         .unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER_LEN + ct.len());
@@ -106,17 +143,39 @@ pub fn open(key: &SessionKey, previous: &[SessionKey], stored: &Sealed) -> Resul
     let Some((kid, nonce, ct)) = stored.parts() else {
         return Ok(stored.0.clone());
     };
+    open_parts(Purpose::TotpSecret, key, previous, kid, nonce, ct)
+}
+
+/// Opens what [`seal_for`] sealed for `purpose`, under `key` or one of `previous`.
+pub fn open_for(
+    purpose: Purpose,
+    key: &SessionKey,
+    previous: &[SessionKey],
+    stored: &Sealed,
+) -> Result<SecretBytes> {
+    let (kid, nonce, ct) = stored.parts().ok_or_else(sealed_under_unknown_key)?;
+    open_parts(purpose, key, previous, kid, nonce, ct)
+}
+
+fn open_parts(
+    purpose: Purpose,
+    key: &SessionKey,
+    previous: &[SessionKey],
+    kid: [u8; KID_LEN],
+    nonce: &[u8],
+    ct: &[u8],
+) -> Result<SecretBytes> {
     let k = std::iter::once(key)
         .chain(previous)
         .find(|k| key_id(k) == kid)
         .ok_or_else(sealed_under_unknown_key)?;
     let nonce = XNonce::try_from(nonce).map_err(|_| sealed_under_unknown_key())?;
-    cipher(k)
+    cipher(k, purpose)
         .decrypt(
             &nonce,
             Payload {
                 msg: ct,
-                aad: TOTP_AAD,
+                aad: purpose.aad(),
             },
         )
         .map(SecretBytes::new)
@@ -126,7 +185,7 @@ pub fn open(key: &SessionKey, previous: &[SessionKey], stored: &Sealed) -> Resul
 fn sealed_under_unknown_key() -> Error {
     // The store holds something this deployment cannot read: a server fault, not the client's.
     Error::PolicyInvalid(
-        "a stored authenticator secret is sealed under a key this server does not have (pass the earlier key as a previous key)"
+        "a stored secret is sealed under a key this server does not have (pass the earlier key as a previous key)"
             .into(),
     )
 }

@@ -11,7 +11,7 @@ mod sqlite;
 mod system;
 
 pub use outbox::{DEFAULT_SENDER, OutboxMail, OutboxMailer};
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteOptions, SqliteStore, undelivered};
 pub use system::{OsRandom, SystemClock, TokioOffload};
 
 /// The repository README's Rust example, compiled and run as a doc test so that it stays true.

@@ -145,6 +145,29 @@ impl OutboxMailer {
             .collect()
     }
 
+    /// Where the IDs of delivered mails are noted (M-4), one empty file per ID: a hidden
+    /// folder inside the outbox, which [`OutboxMailer::read_all`] does not read.
+    fn sent_marker(&self, id: &str) -> Option<PathBuf> {
+        let safe = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric());
+        safe.then(|| self.dir.join(".sent").join(id))
+    }
+
+    /// Writes `mail` into the folder unless a mail with its ID was written before (a courier
+    /// repeating a delivery after a crash); returns the file's path, `None` for a repeat.
+    fn deliver(&self, mail: &Mail, now: SystemTime) -> io::Result<Option<PathBuf>> {
+        let marker = self.sent_marker(&mail.id);
+        if marker.as_ref().is_some_and(|m| m.exists()) {
+            return Ok(None);
+        }
+        let path = self.write(mail, now)?;
+        if let Some(m) = marker {
+            // After the mail: a crash in between sends it again, never loses it.
+            std::fs::create_dir_all(self.dir.join(".sent"))?;
+            std::fs::write(m, b"")?;
+        }
+        Ok(Some(path))
+    }
+
     /// Writes `mail` into the folder; returns the file's path.
     fn write(&self, mail: &Mail, now: SystemTime) -> io::Result<PathBuf> {
         std::fs::create_dir_all(&self.dir)?;
@@ -187,10 +210,14 @@ impl OutboxMailer {
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let (this, owned) = (self.clone(), mail.clone());
-        let path = blocking::run(move || this.write(&owned, SystemTime::now()))
+        let written = blocking::run(move || this.deliver(&owned, SystemTime::now()))
             .await
             .map_err(MailError)?
             .map_err(|e| MailError(format!("cannot write to the outbox: {e}")))?;
+        let Some(path) = written else {
+            tracing::info!(id = %mail.id, kind = mail.kind.as_str(), "mail already in the outbox");
+            return Ok(());
+        };
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
         tracing::info!(
             file = file.as_deref().unwrap_or(""),
@@ -239,6 +266,9 @@ fn render(mail: &Mail, sender: &str, message_id: &str, now: SystemTime) -> Strin
     header("Content-Transfer-Encoding", "base64");
     header("Content-Language", lang_tag(mail.lang));
     header("X-Monban-Kind", mail.kind.as_str());
+    if !mail.id.is_empty() {
+        header("X-Monban-Id", &one_line(&mail.id));
+    }
     out.push_str("\r\n");
     // Text is sent in canonical form: CRLF line ends (RFC 2045 §6.8).
     let canonical = mail.body.replace("\r\n", "\n").replace('\n', "\r\n");
@@ -364,6 +394,7 @@ fn parse(file: &Path, bytes: &[u8]) -> io::Result<Mail> {
         .map_err(|e| invalid(file, format!("body not UTF-8: {e}")))?
         .replace("\r\n", "\n");
     Ok(Mail {
+        id: get("x-monban-id").unwrap_or_default().to_owned(),
         to: get("to")?.to_owned(),
         kind,
         lang,
@@ -498,6 +529,7 @@ mod tests {
     #[test]
     fn header_injection_stays_on_one_line() {
         let m = Mail {
+            id: String::new(),
             to: "a@example.com\r\nBcc: evil@example.com".into(),
             kind: MailKind::Otp,
             lang: Lang::En,

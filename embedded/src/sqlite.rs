@@ -29,6 +29,7 @@ use crate::contention::{BackOff, Contention, jitter};
 use monban_core::abuse::Counter;
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
+use monban_core::outbox::{OutboxEntry, OutboxFilter};
 use monban_core::ports::{Store, StoreError, StoreResult};
 use monban_core::time::Timestamp;
 use rusqlite::types::Value;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_settings.sql")),
     (3, include_str!("../migrations/0003_counters.sql")),
+    (4, include_str!("../migrations/0004_outbox.sql")),
 ];
 
 /// Tunables of a [`SqliteStore`].
@@ -182,6 +184,40 @@ fn retry_busy<T>(timeout: Duration, mut f: impl FnMut() -> Job<T>) -> Job<T> {
             other => return other,
         }
     }
+}
+
+/// M-4: how many outbox entries of the database at `path` wait for their first attempt or are
+/// being delivered now (pending and never failed): zero means the courier has tried every
+/// mail queued so far. Entries waiting out a back-off after a failure do not count. A file
+/// without an outbox table (a database from before the outbox, or none) has none. Opens the
+/// file read-only; for tools and tests that wait for a server's courier.
+pub fn undelivered(path: &Path) -> StoreResult<u64> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(&e))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| sql_error(&e))?;
+    let has_table: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| sql_error(&e))?;
+    if !has_table {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT count(*) FROM outbox
+         WHERE state = 'pending' AND json_extract(data, '$.last_error') IS NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| u64::try_from(n).unwrap_or(0))
+    .map_err(|e| sql_error(&e))
 }
 
 fn connect_once(path: &Path, options: &SqliteOptions) -> Job<Connection> {
@@ -454,6 +490,11 @@ impl Versioned for CertOwner {
         self.version = v;
     }
 }
+impl Versioned for OutboxEntry {
+    fn set_version(&mut self, v: u64) {
+        self.version = v;
+    }
+}
 
 fn to_column(v: u64) -> Job<i64> {
     i64::try_from(v).map_err(|_| unavailable(format!("record version {v} out of range")).into())
@@ -519,6 +560,8 @@ enum Key {
     User(String, String),
     Email(String),
     Cert(String),
+    /// The outbox table's `state` and `due_at` columns are read from the JSON on write.
+    Outbox(String),
 }
 
 impl std::fmt::Display for Key {
@@ -528,6 +571,7 @@ impl std::fmt::Display for Key {
             Key::User(t, u) => write!(f, "user {t:?}/{u:?}"),
             Key::Email(_) => f.write_str("an e-mail owners record"),
             Key::Cert(k) => write!(f, "certificate owner {k:?}"),
+            Key::Outbox(id) => write!(f, "outbox entry {id:?}"),
         }
     }
 }
@@ -540,6 +584,7 @@ impl Key {
             Key::User(t, u) => (1, t, u),
             Key::Email(a) => (2, a, ""),
             Key::Cert(k) => (3, k, ""),
+            Key::Outbox(id) => (4, id, ""),
         }
     }
 
@@ -557,6 +602,7 @@ impl Key {
                 None,
             ),
             Key::Cert(k) => ("SELECT version FROM cert_owners WHERE key = ?1", k, None),
+            Key::Outbox(id) => ("SELECT version FROM outbox WHERE id = ?1", id, None),
         };
         let mut stmt = conn.prepare_cached(sql)?;
         let v = match b {
@@ -596,6 +642,16 @@ impl Key {
                                                      data = excluded.data",
                 )?
                 .execute(params![k, version, data])?,
+            Key::Outbox(id) => conn
+                .prepare_cached(
+                    "INSERT INTO outbox (id, state, due_at, version, data)
+                     VALUES (?1, json_extract(?3, '$.state'), json_extract(?3, '$.due_at'), ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                                                    due_at = excluded.due_at,
+                                                    version = excluded.version,
+                                                    data = excluded.data",
+                )?
+                .execute(params![id, version, data])?,
         };
         Ok(())
     }
@@ -614,6 +670,9 @@ impl Key {
             Key::Cert(k) => conn
                 .prepare_cached("DELETE FROM cert_owners WHERE key = ?1")?
                 .execute(params![k])?,
+            Key::Outbox(id) => conn
+                .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+                .execute(params![id])?,
         };
         Ok(())
     }
@@ -651,10 +710,23 @@ fn delete_op(key: Key, expect: u64) -> Job<Op> {
     })
 }
 
-fn prepare(writes: Vec<Write>) -> Job<Vec<Op>> {
+/// A batch ready to commit: the conditional record writes, then the audit appends (A-2).
+struct Batch {
+    ops: Vec<Op>,
+    audit: Vec<AuditRow>,
+}
+
+fn prepare(writes: Vec<Write>) -> Job<Batch> {
     let mut ops = Vec::with_capacity(writes.len());
+    let mut audit = Vec::new();
     for w in writes {
         ops.push(match w {
+            Write::Audit(e) => {
+                audit.push(audit_row(&e)?);
+                continue;
+            }
+            Write::PutOutbox(o) => put_op(Key::Outbox(o.id.clone()), &*o, o.version)?,
+            Write::DeleteOutbox { id, expect } => delete_op(Key::Outbox(id), expect)?,
             Write::PutTenant(t) => put_op(Key::Tenant(t.code.clone()), &t, t.version)?,
             Write::DeleteTenant { code, expect } => delete_op(Key::Tenant(code), expect)?,
             Write::PutUser(u) => put_op(
@@ -681,14 +753,14 @@ fn prepare(writes: Vec<Write>) -> Job<Vec<Op>> {
             .into());
         }
     }
-    Ok(ops)
+    Ok(Batch { ops, audit })
 }
 
-fn commit_ops(conn: &mut Connection, shared: &Shared, ops: &[Op]) -> Job<()> {
+fn commit_ops(conn: &mut Connection, shared: &Shared, batch: &Batch) -> Job<()> {
     let _writer = lock(&shared.writer);
     let started = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for op in ops {
+    for op in &batch.ops {
         let stored = op.key.stored_version(&tx)?;
         let ok = match op.put {
             Some(_) => stored.unwrap_or(0) == op.expect,
@@ -699,12 +771,13 @@ fn commit_ops(conn: &mut Connection, shared: &Shared, ops: &[Op]) -> Job<()> {
             return Err(StoreError::Conflict.into());
         }
     }
-    for op in ops {
+    for op in &batch.ops {
         match &op.put {
             Some((version, data)) => op.key.put(&tx, *version, data)?,
             None => op.key.delete(&tx)?,
         }
     }
+    insert_audit(&tx, &batch.audit)?;
     tx.commit()?;
     // Moving average (weight 1/8) of the time the write lock was held, for the back-off.
     shared.contention.note_commit(started.elapsed());
@@ -735,15 +808,21 @@ fn audit_row(e: &AuditEvent) -> Job<AuditRow> {
 fn append_rows(conn: &mut Connection, shared: &Shared, rows: &[AuditRow]) -> Job<()> {
     let _writer = lock(&shared.writer);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO audit (at, tenant, subject, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for r in rows {
-            stmt.execute(params![r.at, r.tenant, r.subject, r.kind, r.data])?;
-        }
-    }
+    insert_audit(&tx, rows)?;
     tx.commit()?;
+    Ok(())
+}
+
+fn insert_audit(conn: &Connection, rows: &[AuditRow]) -> Job<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO audit (at, tenant, subject, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in rows {
+        stmt.execute(params![r.at, r.tenant, r.subject, r.kind, r.data])?;
+    }
     Ok(())
 }
 
@@ -985,8 +1064,10 @@ impl Store for SqliteStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let ops = prepare(writes)?;
-        let out = self.run(move |c, shared| commit_ops(c, shared, &ops)).await;
+        let batch = prepare(writes)?;
+        let out = self
+            .run(move |c, shared| commit_ops(c, shared, &batch))
+            .await;
         match &out {
             Ok(()) => {
                 self.shared.commits.fetch_add(1, Ordering::Relaxed);
@@ -1027,6 +1108,45 @@ impl Store for SqliteStore {
         let (limit, fetch) = limits(limit);
         self.run(move |c, _| read_audit(c, &filter, after, limit, fetch))
             .await
+    }
+
+    async fn outbox_entry(&self, id: &str) -> StoreResult<Option<OutboxEntry>> {
+        let id = id.to_owned();
+        self.read_inline(move |c| {
+            one(
+                c,
+                "outbox",
+                "SELECT version, data FROM outbox WHERE id = ?1",
+                params![id],
+            )
+        })
+        .await
+    }
+
+    async fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<OutboxEntry>> {
+        let (limit, fetch) = limits(limit);
+        let after = after.unwrap_or("").to_owned();
+        let state = filter.state.map(|s| s.as_str().to_owned());
+        let due_by = filter.due_by.map(Timestamp::secs);
+        self.run(move |c, _| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT id, version, data FROM outbox
+                     WHERE id > ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR due_at <= ?3)
+                     ORDER BY id LIMIT ?4",
+                )?
+                .query_map(params![after, state, due_by, fetch], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            page("outbox", rows, limit)
+        })
+        .await
     }
 
     async fn bump_counter(

@@ -186,6 +186,7 @@ async fn a_first_login_on_the_embedded_ports_reading_mail_from_the_outbox() {
     .await
     .unwrap();
     // AND the admin logs in with the mailed temporary password and the mailed code
+    svc.deliver_pending().await.unwrap();
     let temp = newest(MailKind::UserRegistered);
     let step = svc
         .login(LoginRequest {
@@ -200,7 +201,10 @@ async fn a_first_login_on_the_embedded_ports_reading_mail_from_the_outbox() {
         panic!("second factor expected")
     };
     let session = svc
-        .verify_second_factor(challenge.token.expose(), &newest(MailKind::Otp))
+        .verify_second_factor(challenge.token.expose(), &{
+            svc.deliver_pending().await.unwrap();
+            newest(MailKind::Otp)
+        })
         .await
         .unwrap();
     // THEN the session may only change the temporary password

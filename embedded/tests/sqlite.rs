@@ -60,7 +60,7 @@ async fn migrations_are_applied_once_and_recorded() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -76,6 +76,7 @@ async fn migrations_are_applied_once_and_recorded() {
         "audit",
         "cert_owners",
         "email_owners",
+        "outbox",
         "schema_version",
         "tenants",
         "users",

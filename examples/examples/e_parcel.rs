@@ -120,19 +120,20 @@ async fn main() -> Outcome {
     let clock = Arc::new(ManualClock::at(START));
     // Demo only: a fixed, public signing key and a predictable random source.
     let key = SessionKey::new(DEMO_SESSION_KEY.to_vec())?;
-    let svc: Service = AuthService::new(
+    let svc: Arc<Service> = Arc::new(AuthService::new(
         Policy::e_parcel(),
         key,
         Arc::clone(&store),
         Arc::clone(&mailer),
         Arc::clone(&clock),
         SeededRandom::new(1),
-    )?;
+    )?);
     let mut w = Walkthrough::new(
         "e-Parcel Secure Enterprise: certificate login, Password Protect, password notification (seeds 000, 001)",
         &mailer,
         Lang::En,
     );
+    w.courier(Arc::clone(&svc));
     w.hashing(svc.policy());
 
     // ---- registration ---------------------------------------------------------------------

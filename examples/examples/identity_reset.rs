@@ -127,19 +127,20 @@ async fn main() -> Outcome {
     let clock = Arc::new(ManualClock::at(START));
     // Demo only: a fixed, public signing key and a predictable random source.
     let key = SessionKey::new(DEMO_SESSION_KEY.to_vec())?;
-    let svc: Service = AuthService::new(
+    let svc: Arc<Service> = Arc::new(AuthService::new(
         Policy::identity_reset(),
         key,
         Arc::clone(&store),
         Arc::clone(&mailer),
         Arc::clone(&clock),
         SeededRandom::new(2),
-    )?;
+    )?);
     let mut w = Walkthrough::new(
         "Login-ID accounts: forgot login ID, password reset by identity verification (seed 002)",
         &mailer,
         Lang::En,
     );
+    w.courier(Arc::clone(&svc));
     w.hashing(svc.policy());
 
     // ---- accounts ---------------------------------------------------------------------------

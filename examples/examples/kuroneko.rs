@@ -154,19 +154,20 @@ async fn main() -> Outcome {
     let clock = Arc::new(ManualClock::at(START));
     // Demo only: a fixed, public signing key and a predictable random source.
     let key = SessionKey::new(DEMO_SESSION_KEY.to_vec())?;
-    let svc: Service = AuthService::new(
+    let svc: Arc<Service> = Arc::new(AuthService::new(
         Policy::kuroneko(),
         key,
         Arc::clone(&store),
         Arc::clone(&mailer),
         Arc::clone(&clock),
         SeededRandom::new(4),
-    )?;
+    )?);
     let mut w = Walkthrough::new(
         "クロネコwebコレクト メールワンタイムパスワード 導入方法（seed 004）",
         &mailer,
         Lang::Ja,
     );
+    w.courier(Arc::clone(&svc));
     w.hashing(svc.policy());
     w.say(format!("日付 {}（0日目）", date(clock.now())));
 

@@ -125,19 +125,20 @@ async fn main() -> Outcome {
     let clock = Arc::new(ManualClock::at(START));
     // Demo only: a fixed, public signing key and a predictable random source.
     let key = SessionKey::new(DEMO_SESSION_KEY.to_vec())?;
-    let svc: Service = AuthService::new(
+    let svc: Arc<Service> = Arc::new(AuthService::new(
         Policy::secom_passport(),
         key,
         Arc::clone(&store),
         Arc::clone(&mailer),
         Arc::clone(&clock),
         SeededRandom::new(3),
-    )?;
+    )?);
     let mut w = Walkthrough::new(
         "セコムパスポート for Web お申込システム【ログイン用電子証明書利用編】（seed 003）",
         &mailer,
         Lang::Ja,
     );
+    w.courier(Arc::clone(&svc));
     w.hashing(svc.policy());
     w.say(format!("日付 {}", date(clock.now())));
     let account = UserRef::new(CONTRACT, CONTRACT);

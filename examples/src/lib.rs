@@ -115,6 +115,7 @@ pub fn date(t: Timestamp) -> String {
 /// Prints a walkthrough: numbered steps, narration, mails and errors.
 pub struct Walkthrough {
     mailer: Arc<CapturingMailer>,
+    courier: Option<Arc<Service>>,
     lang: Lang,
     steps: usize,
     /// Mails already printed.
@@ -132,6 +133,7 @@ impl Walkthrough {
         println!("{rule}\n{title}\n{rule}");
         Self {
             mailer: Arc::clone(mailer),
+            courier: None,
             lang,
             steps: 0,
             printed: 0,
@@ -188,9 +190,21 @@ impl Walkthrough {
         println!("  ✗ {}: {}", e.code(), e.message(self.lang));
     }
 
+    /// Runs `svc`'s courier (M-4) before each look at the mails, as the courier task of a
+    /// server would have by then.
+    pub fn courier(&mut self, svc: Arc<Service>) {
+        self.courier = Some(svc);
+    }
+
     /// Prints every mail sent since the last look (To, Subject, the body indented) and keeps
     /// them as unread; returns them.
     pub fn mails(&mut self) -> Vec<Mail> {
+        if let Some(svc) = &self.courier {
+            // The in-memory ports never wait: this completes at once on this thread.
+            if let Err(e) = futures_executor::block_on(svc.deliver_pending()) {
+                self.error(&e);
+            }
+        }
         let all = self.mailer.mails();
         let new: Vec<Mail> = all.into_iter().skip(self.printed).collect();
         for m in &new {

@@ -77,6 +77,7 @@ async fn a_stalled_ses_is_retried_then_answered_with_a_mail_error() {
         None,
     );
     let mail = Mail {
+        id: String::new(),
         to: "taro@example.com".into(),
         kind: MailKind::Otp,
         lang: Lang::Ja,

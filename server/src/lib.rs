@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod courier;
 pub mod extract;
 pub mod http_error;
 pub mod state;

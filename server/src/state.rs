@@ -126,6 +126,11 @@ impl<S, M> AppState<S, M> {
         self.inner.body_timeout
     }
 
+    /// The service, shared (for a courier task, see [`crate::courier::spawn`]).
+    pub fn shared_service(&self) -> Arc<AuthService<S, M>> {
+        Arc::clone(&self.inner.service)
+    }
+
     /// The service.
     pub fn service(&self) -> &AuthService<S, M> {
         &self.inner.service

@@ -42,7 +42,7 @@ async fn from(
     }
     let mut req = b.body(Body::from(body.to_string())).unwrap();
     req.extensions_mut().insert(ConnectInfo(peer(ip)));
-    Http { app: app.clone() }.send(req).await
+    Http::new(app.clone()).send(req).await
 }
 
 fn wrong_login() -> Value {
@@ -207,6 +207,7 @@ async fn a_hundred_reset_requests_mail_three_times_and_answer_alike() {
     for a in &answers {
         assert_eq!((a.status, &a.bytes), (first.status, &first.bytes));
     }
+    h.service.deliver_pending().await.unwrap();
     let mails = h
         .mailer
         .to(ADMIN_MAIL)

@@ -532,6 +532,7 @@ fn a_policy_file_and_a_public_url_shape_the_reset_link() {
         None,
     )
     .expect(202);
+    settle_db(&dir.join("data.db"));
     let link = last_mail(&dir.join("mails"), ADMIN_MAIL, MailKind::ResetStarted);
     assert!(
         link.starts_with("https://auth.example.com/reset/"),

@@ -528,10 +528,9 @@ fn argon2_runs_on_the_blocking_pool() {
         )
         .unwrap()
         .with_offload(BlockingPool);
-        let app = monban_server::router(monban_server::AppState::new(
-            svc,
-            Some(Secret::new(SUPPORT)),
-        ));
+        let state = monban_server::AppState::new(svc, Some(Secret::new(SUPPORT)));
+        let svc = state.shared_service();
+        let app = monban_server::router(state);
         let req = |m: &str, p: &str, auth: Option<&str>, body: serde_json::Value| {
             let mut b = Request::builder()
                 .method(m)
@@ -554,6 +553,7 @@ fn argon2_runs_on_the_blocking_pool() {
             .await
             .unwrap();
         assert_eq!(res.status(), 201);
+        svc.deliver_pending().await.unwrap();
         let temp = monban_core::mail::extract_secret(&mailer.last_to(ADMIN_MAIL).unwrap()).unwrap();
         // Several logins at once, each hashing on the blocking pool.
         let mut tasks = Vec::new();

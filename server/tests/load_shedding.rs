@@ -63,18 +63,14 @@ async fn with_every_hashing_place_taken_a_login_is_refused_at_once_with_retry_af
         open: gate_rx,
         waiting: Arc::clone(&waiting),
     });
-    let http = Http {
-        app: router(AppState::new(svc, None)),
-    };
+    let http = Http::new(router(AppState::new(svc, None)));
 
     // GIVEN two logins holding the slot and the queue place (unknown accounts: their dummy
     // verification counts the same as a real one)
     let held: Vec<_> = ["alice", "bob"]
         .into_iter()
         .map(|u| {
-            let http = Http {
-                app: http.app.clone(),
-            };
+            let http = Http::new(http.app.clone());
             tokio::spawn(async move { http.call("POST", "/login", Some(login(u)), None).await })
         })
         .collect();

@@ -10,7 +10,7 @@ mod common;
 mod server;
 
 use base64::Engine as _;
-use common::{ADMIN_MAIL, ADMIN_PW, Http, SUPPORT, TENANT};
+use common::{ADMIN_MAIL, ADMIN_PW, Http, SUPPORT, TENANT, courier};
 
 /// Not a substring of anything else stored (the tenant code holds 1234567).
 const ACCESS_KEY: &str = "7394051";
@@ -102,8 +102,10 @@ fn serve(
             .map(|&k| SessionKey::new(vec![k; 32]).unwrap())
             .collect(),
     );
+    let state = AppState::new(svc, Some(Secret::new(SUPPORT)));
     Http {
-        app: router(AppState::new(svc, Some(Secret::new(SUPPORT)))),
+        courier: Some(courier(state.shared_service())),
+        app: router(state),
     }
 }
 

@@ -1186,7 +1186,7 @@ impl<S: Store + 'static> Fixture<S> {
         let Ok(LoginStep::SecondFactor(ch)) = step else {
             panic!("second factor expected: {step:?}")
         };
-        let code = last_secret(&self.mailer, MailKind::Otp);
+        let code = last_secret(&self.svc, &self.mailer, MailKind::Otp).await;
         let s = self
             .svc
             .verify_second_factor(ch.token.expose(), &code)
@@ -1195,7 +1195,15 @@ impl<S: Store + 'static> Fixture<S> {
     }
 }
 
-fn last_secret(mailer: &CapturingMailer, kind: MailKind) -> Secret {
+/// The secret of the newest `kind` mail to the admin, after `svc`'s courier delivered what
+/// was queued (M-4).
+async fn last_secret<S: Store + 'static>(
+    svc: &Svc<S>,
+    mailer: &CapturingMailer,
+    kind: MailKind,
+) -> Secret {
+    let delivered = svc.deliver_pending().await;
+    assert!(delivered.is_ok(), "{delivered:?}");
     let mail = mailer
         .to(ADMIN_MAIL)
         .into_iter()
@@ -1252,13 +1260,13 @@ async fn fixture<S: Store + 'static>(store: S) -> (Fixture<S>, Secret) {
         })
         .await;
     assert!(created.is_ok(), "{created:?}");
-    let temp = last_secret(&mailer, MailKind::UserRegistered);
+    let temp = last_secret(&svc, &mailer, MailKind::UserRegistered).await;
     // AND who logged in with it, entered the mailed code and chose a password
     let step = svc.login(admin_login(temp.expose())).await;
     let Ok(LoginStep::SecondFactor(ch)) = step else {
         panic!("second factor expected: {step:?}")
     };
-    let code = last_secret(&mailer, MailKind::Otp);
+    let code = last_secret(&svc, &mailer, MailKind::Otp).await;
     let session = svc.verify_second_factor(ch.token.expose(), &code).await;
     let session = session.unwrap_or_else(|e| panic!("{e:?}"));
     let pw = Secret::new(PASSWORD);
@@ -1369,7 +1377,7 @@ pub async fn parallel_submits_of_one_otp_give_one_session<S: Store + 'static>(st
     let Ok(LoginStep::SecondFactor(ch)) = step else {
         panic!("second factor expected: {step:?}")
     };
-    let code = last_secret(&fx.mailer, MailKind::Otp);
+    let code = last_secret(&fx.svc, &fx.mailer, MailKind::Otp).await;
     // WHEN the code is submitted 100 times at once
     let results = race(100, |_| {
         let (svc, ch, code) = (Arc::clone(&fx.svc), ch.token.clone(), code.clone());
@@ -1401,7 +1409,7 @@ pub async fn parallel_opens_of_one_reset_link_mail_one_temporary_password<S: Sto
     };
     let asked = fx.svc.request_password_reset(&req).await;
     assert!(asked.is_ok(), "{asked:?}");
-    let url = last_secret(&fx.mailer, MailKind::ResetStarted);
+    let url = last_secret(&fx.svc, &fx.mailer, MailKind::ResetStarted).await;
     let base = fx.svc.policy().mail.reset_base_url.clone();
     let token = url
         .expose()
@@ -1427,6 +1435,8 @@ pub async fn parallel_opens_of_one_reset_link_mail_one_temporary_password<S: Sto
             .all(|r| r.is_ok() || matches!(r, Err(e) if e.code() == "reset_link_invalid")),
         "{results:?}"
     );
+    let delivered = fx.svc.deliver_pending().await;
+    assert!(delivered.is_ok(), "{delivered:?}");
     let temps: Vec<_> = fx
         .mailer
         .mails()

@@ -107,23 +107,34 @@ impl Harness {
 
     // ---- mail ------------------------------------------------------------------------------
 
+    /// Runs the courier (M-4) until nothing is due: the mails the service queued so far are
+    /// sent. Every mail helper below runs it first. The in-memory ports never wait, so it
+    /// completes at once on this thread.
+    pub fn deliver(&self) -> monban_core::service::Delivery {
+        futures_executor::block_on(self.svc.deliver_pending()).expect("the courier runs")
+    }
+
     /// Every mail to `to`, oldest first.
     pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.deliver();
         self.mailer.to(to)
     }
 
     /// How many mails went to `to`.
     pub fn mail_count(&self, to: &str) -> usize {
+        self.deliver();
         self.mailer.to(to).len()
     }
 
     /// How many mails were sent in all.
     pub fn total_mails(&self) -> usize {
+        self.deliver();
         self.mailer.mails().len()
     }
 
     /// The newest mail to `to` (panics when there is none).
     pub fn last_mail(&self, to: &str) -> Mail {
+        self.deliver();
         self.mailer
             .last_to(to)
             .unwrap_or_else(|| panic!("no mail to {to}"))

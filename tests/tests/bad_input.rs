@@ -100,7 +100,7 @@ struct Snapshot {
 async fn snapshot(h: &Harness) -> Snapshot {
     Snapshot {
         users: h.users("999999999").await,
-        commits: h.store.commits(),
+        commits: h.store.record_commits(),
         mails: h.total_mails(),
     }
 }
@@ -599,7 +599,7 @@ async fn identity_forms_refuse_bad_input_without_side_effects() {
     // GIVEN an empty service under the seed-002 and the e-Parcel presets
     for policy in [Policy::identity_reset(), Policy::e_parcel()] {
         let h = Harness::new(policy.clone());
-        let before = (h.store.commits(), h.total_mails());
+        let before = (h.store.record_commits(), h.total_mails());
         for (what, s) in nasty() {
             // WHEN the identity, forgot-login-ID or notification forms get bad input
             // THEN the non-revealing answer or invalid_input
@@ -654,7 +654,7 @@ async fn identity_forms_refuse_bad_input_without_side_effects() {
         }
         // THEN nothing was stored and nothing mailed
         assert_eq!(
-            (h.store.commits(), h.total_mails()),
+            (h.store.record_commits(), h.total_mails()),
             before,
             "{}",
             policy.name

@@ -155,6 +155,20 @@ impl Store for InlineReads {
     ) -> StoreResult<Page<AuditEvent>> {
         self.inner.audit(filter, after, limit).await
     }
+    async fn outbox_entry(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<monban_core::outbox::OutboxEntry>> {
+        self.inner.outbox_entry(id).await
+    }
+    async fn list_outbox(
+        &self,
+        filter: &monban_core::outbox::OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<monban_core::outbox::OutboxEntry>> {
+        self.inner.list_outbox(filter, after, limit).await
+    }
     async fn bump_counter(
         &self,
         key: &str,

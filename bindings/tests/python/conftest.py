@@ -12,15 +12,25 @@ class Inbox(monban.Mailer):
     """A Mailer that keeps every mail, as the person reading them would."""
 
     def __init__(self) -> None:
-        self.mails: list = []
+        self._mails: list = []
         self.fail = False
         self._lock = threading.Lock()
+        # The Auth whose courier delivers here: reading the inbox first lets it deliver what is
+        # queued (M-4), as a person would wait for the mail to arrive.
+        self.auth: "monban.Auth | None" = None
 
     def send(self, mail: monban.MailMessage) -> None:
         if self.fail:
             raise RuntimeError("smtp down")
         with self._lock:
-            self.mails.append(mail)
+            self._mails.append(mail)
+
+    @property
+    def mails(self) -> list:
+        if self.auth is not None:
+            self.auth.deliver_pending()
+        with self._lock:
+            return list(self._mails)
 
     def last(self, to: str, kind: monban.MailKind) -> monban.MailMessage:
         for mail in reversed(self.mails):
@@ -41,7 +51,9 @@ def inbox() -> Inbox:
 
 def open_auth(tmp_path, preset: str, inbox: Inbox) -> monban.Auth:
     policy = monban.Policy.preset(preset).with_test_hashing()
-    return monban.Auth.open(os.path.join(str(tmp_path), "monban.db"), policy, inbox)
+    auth = monban.Auth.open(os.path.join(str(tmp_path), "monban.db"), policy, inbox)
+    inbox.auth = auth
+    return auth
 
 
 def failure(excinfo) -> str:

@@ -123,7 +123,7 @@ fn temp_mail(
 }
 
 /// What the identity-verification form says (RS-4).
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityClaim {
     /// Login ID.

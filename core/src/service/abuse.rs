@@ -345,10 +345,12 @@ mod tests {
                 Err(Error::ResetInputInvalid)
             );
         }
+        svc.deliver_pending().await.unwrap();
         assert_eq!(mailer.to("admin@example.com").len(), 3);
         // An hour on, the account may be mailed again.
         clock.advance(3600);
         svc.request_password_reset(&ask("123456789")).await.unwrap();
+        svc.deliver_pending().await.unwrap();
         assert_eq!(mailer.to("admin@example.com").len(), 4);
     }
 

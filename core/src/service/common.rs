@@ -7,7 +7,11 @@ use crate::error::{Error, Field, InputProblem, Result};
 use crate::flow::Decision;
 use crate::flow::account::{self, EmailState};
 use crate::flow::login;
+use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Tenant, User, UserRef, Write};
+use crate::outbox::{OutboxEntry, OutboxItem, OutboxState};
+use crate::seal;
+use crate::secret::SecretBytes;
 use crate::normalize::{self, email_key};
 use crate::password;
 use crate::ports::{Mailer, Store, StoreError};
@@ -146,14 +150,28 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         Ok((temp, phc))
     }
 
-    /// Commits, mails, audits. `Ok(None)`: the writes conflicted; decide again.
+    /// Commits the decision's writes, its mails (queued in the outbox, M-4) and its audit
+    /// events as one atomic batch, then wakes the courier. `Ok(None)`: the writes
+    /// conflicted; decide again.
     pub(super) async fn apply<T>(&self, d: Decision<T>) -> Result<Option<Result<T>>> {
         let Decision {
-            mut outcome,
-            writes,
+            outcome,
+            mut writes,
             mails,
-            mut audit,
+            audit,
         } = d;
+        let now = self.clock.now();
+        let queued = !mails.is_empty();
+        let tenant = audit.iter().find_map(|e| e.tenant.clone());
+        for m in mails {
+            writes.push(self.queue_mail(m, tenant.clone(), now)?);
+        }
+        // Audit events ride with the state; past the store's batch limit (100 on DynamoDB,
+        // never reached by one decision today) the rest follow at once in batches of their own.
+        let room = S::MAX_BATCH.saturating_sub(writes.len());
+        let mut events = audit.into_iter().map(|e| Write::Audit(Box::new(e)));
+        writes.extend(events.by_ref().take(room));
+        let rest: Vec<Write> = events.collect();
         if !writes.is_empty() {
             match self.store.commit(writes).await {
                 Ok(()) => {}
@@ -161,24 +179,75 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
                 Err(e) => return Err(store_err(e)),
             }
         }
-        for m in &mails {
-            if self.mailer.send(m).await.is_err() {
-                if let Some(ev) = audit
-                    .iter_mut()
-                    .rev()
-                    .find(|e| matches!(e.outcome, crate::audit::Outcome::Success))
-                {
-                    ev.outcome =
-                        crate::audit::Outcome::Failure(Error::MailFailed.code().to_owned());
-                }
-                if outcome.is_ok() {
-                    outcome = Err(Error::MailFailed);
-                }
-                break;
-            }
+        self.commit_audit(rest).await;
+        if queued {
+            self.wake_courier();
         }
-        self.record(audit).await;
         Ok(Some(outcome))
+    }
+
+    /// M-4: `mail` as an outbox entry, sealed under the deployment key.
+    pub(super) fn queue_mail(
+        &self,
+        mut mail: Mail,
+        tenant: Option<String>,
+        now: Timestamp,
+    ) -> Result<Write> {
+        let id = self.outbox_id(now);
+        mail.id.clone_from(&id);
+        let kind = mail.kind;
+        self.outbox_entry(id, OutboxItem::Mail(kind), tenant, &mail, now)
+    }
+
+    /// M-4: an outbox entry holding `content` sealed.
+    pub(super) fn outbox_entry(
+        &self,
+        id: String,
+        item: OutboxItem,
+        tenant: Option<String>,
+        content: &impl serde::Serialize,
+        now: Timestamp,
+    ) -> Result<Write> {
+        let json = serde_json::to_vec(content)
+            .map_err(|e| Error::PolicyInvalid(format!("an outbox entry cannot be written: {e}")))?;
+        let sealed = seal::seal_for(
+            seal::Purpose::Outbox,
+            &self.key,
+            &SecretBytes::new(json),
+            &*self.rng,
+        );
+        Ok(Write::PutOutbox(Box::new(OutboxEntry {
+            id,
+            item,
+            tenant,
+            sealed,
+            queued_at: now,
+            due_at: now,
+            attempts: 0,
+            state: OutboxState::Pending,
+            last_error: None,
+            version: 0,
+        })))
+    }
+
+    /// A new outbox ID: the time (12 hex digits of seconds), this service's sequence number
+    /// (8 hex digits), then 48 random bits: IDs sort in queueing order (within a second, per
+    /// process) and never collide.
+    pub(super) fn outbox_id(&self, now: Timestamp) -> String {
+        let seq = self.outbox_seq.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff;
+        let mut r = [0u8; 6];
+        self.rng.fill(&mut r);
+        let mut id = format!("{:012x}{seq:08x}", now.secs().max(0));
+        for b in r {
+            id.push_str(&format!("{b:02x}"));
+        }
+        id
+    }
+
+    pub(super) fn wake_courier(&self) {
+        if let Some(wake) = &self.wake_courier {
+            wake();
+        }
     }
 
     /// Waits before attempt `attempt` (1, 2, …) of a step whose writes conflicted: a random
@@ -191,14 +260,22 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         self.clock.pause(millis).await;
     }
 
+    /// audit events that record no state change of their own (an unknown account's
+    /// failure, a block started): one atomic write of their own.
     pub(super) async fn record(&self, events: Vec<AuditEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        if self.store.append_audit(events.clone()).await.is_err()
-            && self.store.append_audit(events).await.is_err()
-        {
-            self.audit_failures.fetch_add(1, Ordering::Relaxed);
+        self.commit_audit(events.into_iter().map(|e| Write::Audit(Box::new(e))).collect())
+            .await;
+    }
+
+    /// Commits audit appends in batches the store takes, each tried twice; a batch that
+    /// fails twice is counted in [`AuthService::audit_failures`].
+    async fn commit_audit(&self, writes: Vec<Write>) {
+        for batch in writes.chunks(S::MAX_BATCH.max(1)) {
+            if self.store.commit(batch.to_vec()).await.is_err()
+                && self.store.commit(batch.to_vec()).await.is_err()
+            {
+                self.audit_failures.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 

@@ -3,9 +3,10 @@
 //!
 //! The service is async but runtime-free. A write that conflicts (another request changed a
 //! record in between) re-runs the step on fresh records, so parallel failures all count, and
-//! one-time things (codes, links, temporary passwords) are consumed once. Mail goes out only
-//! after the state it talks about is stored; if sending fails the caller gets `mail_failed`
-//! and can retry.
+//! one-time things (codes, links, temporary passwords) are consumed once. A decision's mails and
+//! audit events are written in the same atomic commit as its state (M-4, A-2: the outbox); a
+//! courier ([`AuthService::deliver_pending`]) sends the mails afterwards, so no request waits
+//! for a mail server and no crash loses a mail.
 
 use crate::cert::ClientCert;
 use crate::error::Result;
@@ -20,6 +21,7 @@ use crate::secret::Secret;
 use crate::time::Timestamp;
 use crate::token::SessionKey;
 pub use abuse::AddressBlock;
+pub use courier::Delivery;
 use serde::{Deserialize, Serialize};
 pub use sessions::SessionView;
 use std::sync::Arc;
@@ -53,6 +55,7 @@ macro_rules! retrying {
 mod abuse;
 mod admin;
 mod common;
+mod courier;
 mod lifecycle;
 mod login;
 mod recovery;
@@ -85,7 +88,7 @@ pub struct LoginRequest {
 }
 
 /// A link-reset request (RS-1).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// Tenant code (defaults to the policy's tenant).
@@ -99,7 +102,7 @@ pub struct ResetRequest {
 }
 
 /// A forgot-login-ID request (RS-5).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotLoginId {
     /// The registered e-mail.
@@ -269,6 +272,10 @@ pub struct AuthService<S, M> {
     hashing: std::sync::atomic::AtomicUsize,
     hash_capacity: usize,
     audit_failures: AtomicU64,
+    courier: crate::outbox::CourierSettings,
+    wake_courier: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Orders the outbox IDs this service hands out within one second.
+    outbox_seq: AtomicU64,
 }
 
 impl<S, M> std::fmt::Debug for AuthService<S, M> {
@@ -306,6 +313,9 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             hashing: std::sync::atomic::AtomicUsize::new(0),
             hash_capacity,
             audit_failures: AtomicU64::new(0),
+            courier: crate::outbox::CourierSettings::default(),
+            wake_courier: None,
+            outbox_seq: AtomicU64::new(0),
         })
     }
 
@@ -315,6 +325,22 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     #[must_use]
     pub fn with_previous_keys(mut self, previous: Vec<SessionKey>) -> Self {
         self.previous_keys = previous;
+        self
+    }
+
+    /// M-4: how the courier ([`AuthService::deliver_pending`]) retries.
+    #[must_use]
+    pub fn with_courier(mut self, settings: crate::outbox::CourierSettings) -> Self {
+        self.courier = settings;
+        self
+    }
+
+    /// M-4: `wake` is called after every commit that queued a mail or request, so a courier
+    /// waiting for work (a task, a thread) can start at once instead of at its next poll. It
+    /// must return at once (signal a condition, notify a task); it must not deliver itself.
+    #[must_use]
+    pub fn on_queued(mut self, wake: impl Fn() + Send + Sync + 'static) -> Self {
+        self.wake_courier = Some(Arc::new(wake));
         self
     }
 

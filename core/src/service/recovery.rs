@@ -2,6 +2,8 @@
 
 use super::abuse::MailKey;
 use super::common::{bounded, store_err};
+use super::courier::QueuedRequest;
+use crate::outbox::RequestKind;
 use super::{AuthService, ForgotLoginId, MAX_ATTEMPTS, ResetRequest};
 use crate::audit::AuditKind;
 use crate::error::{Error, Feature, Field, Result};
@@ -12,8 +14,35 @@ use crate::ports::{Mailer, Store};
 use crate::token::parse_opaque;
 
 impl<S: Store, M: Mailer> AuthService<S, M> {
-    /// RS-1..RS-3: asks for a reset link. The answer does not say whether the account exists.
+    /// RS-1..RS-3: asks for a reset link. The answer does not say whether the account exists,
+    /// and takes as long for any account: the request is queued (one write) and the courier
+    /// resolves it (M-4), unless the policy opted to name unknown accounts.
     pub async fn request_password_reset(&self, req: &ResetRequest) -> Result<()> {
+        if !self.policy.reset.link {
+            return Err(Error::NotEnabled {
+                feature: Feature::ResetLink,
+            });
+        }
+        bounded(Field::UserId, &req.user_id)?;
+        self.tenant_code(req.tenant.as_deref())?;
+        if let Some(access_key) = &req.access_key {
+            bounded(Field::AccessKey, access_key.expose())?;
+        }
+        if self.defers_recovery() {
+            return self
+                .queue_request(RequestKind::Reset, QueuedRequest::Reset(req.clone()))
+                .await;
+        }
+        self.reset_now(req).await
+    }
+
+    /// Whether recovery requests are queued for the courier (RS-3): always, unless the policy
+    /// names unknown accounts in its answer, which needs the account at once.
+    fn defers_recovery(&self) -> bool {
+        !self.policy.reset.reveal_unknown_accounts_leaks_existence
+    }
+
+    pub(super) async fn reset_now(&self, req: &ResetRequest) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.link {
             return Err(Error::NotEnabled {
@@ -81,6 +110,37 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// RS-4: identity-verification reset; a temporary password goes to the registered address
     /// when login ID, name, phone and e-mail all match. The answer never says which did not.
     pub async fn identity_reset(&self, claim: &IdentityClaim) -> Result<()> {
+        self.identity_input(claim)?;
+        if self.defers_recovery() {
+            return self
+                .queue_request(
+                    RequestKind::IdentityReset,
+                    QueuedRequest::IdentityReset(claim.clone()),
+                )
+                .await;
+        }
+        self.identity_reset_now(claim).await
+    }
+
+    fn identity_input(&self, claim: &IdentityClaim) -> Result<()> {
+        if !self.policy.reset.identity {
+            return Err(Error::NotEnabled {
+                feature: Feature::IdentityReset,
+            });
+        }
+        for (f, v) in [
+            (Field::Identifier, &claim.login_id),
+            (Field::Name, &claim.name),
+            (Field::Phone, &claim.phone),
+            (Field::Email, &claim.email),
+        ] {
+            bounded(f, v)?;
+        }
+        self.tenant_code(None)?;
+        Ok(())
+    }
+
+    pub(super) async fn identity_reset_now(&self, claim: &IdentityClaim) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.identity {
             return Err(Error::NotEnabled {
@@ -119,6 +179,29 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 
     /// RS-5: mails the login ID to the registered address.
     pub async fn forgot_login_id(&self, req: &ForgotLoginId) -> Result<()> {
+        if !self.policy.reset.forgot_login_id {
+            return Err(Error::NotEnabled {
+                feature: Feature::ForgotLoginId,
+            });
+        }
+        bounded(Field::Email, &req.email)?;
+        for (f, v) in [(Field::Name, &req.name), (Field::Phone, &req.phone)] {
+            if let Some(v) = v {
+                bounded(f, v)?;
+            }
+        }
+        if self.defers_recovery() {
+            return self
+                .queue_request(
+                    RequestKind::ForgotLoginId,
+                    QueuedRequest::ForgotLoginId(req.clone()),
+                )
+                .await;
+        }
+        self.forgot_login_id_now(req).await
+    }
+
+    pub(super) async fn forgot_login_id_now(&self, req: &ForgotLoginId) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.forgot_login_id {
             return Err(Error::NotEnabled {
@@ -161,6 +244,26 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
 
     /// RS-6 / PW-7: e-Parcel password notification: a temporary password to the ID address.
     pub async fn request_password_notification(&self, email: &str) -> Result<()> {
+        if !self.policy.reset.notification {
+            return Err(Error::NotEnabled {
+                feature: Feature::PasswordNotification,
+            });
+        }
+        bounded(Field::Email, email)?;
+        if self.defers_recovery() {
+            return self
+                .queue_request(
+                    RequestKind::PasswordNotification,
+                    QueuedRequest::PasswordNotification {
+                        email: email.to_owned(),
+                    },
+                )
+                .await;
+        }
+        self.notification_now(email).await
+    }
+
+    pub(super) async fn notification_now(&self, email: &str) -> Result<()> {
         let now = self.clock.now();
         if !self.policy.reset.notification {
             return Err(Error::NotEnabled {

@@ -6,6 +6,9 @@ use crate::flow::account::{NewTenant, ProfileInput};
 use crate::flow::login::{LoginStep, Session};
 use crate::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
 use crate::policy::HashParams;
+use crate::Error;
+use crate::model::UserRef;
+use crate::ports::Store;
 
 type Svc = AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>;
 
@@ -80,6 +83,7 @@ async fn with_tenant() -> Fixture {
         .support_create_tenant(&tenant("999999999"))
         .await
         .unwrap();
+    f.svc.deliver_pending().await.unwrap();
     f.temp = Secret::new(
         crate::mail::extract_secret(&f.mailer.last_to("admin@example.com").unwrap()).unwrap(),
     );
@@ -101,6 +105,7 @@ async fn first_login(
     let LoginStep::SecondFactor(ch) = svc.login(req).await.unwrap() else {
         panic!("second factor expected")
     };
+    svc.deliver_pending().await.unwrap();
     let otp = crate::mail::extract_secret(&mailer.last_to("admin@example.com").unwrap()).unwrap();
     svc.verify_second_factor(ch.token.expose(), &Secret::new(otp))
         .await
@@ -142,11 +147,15 @@ async fn weaker_hash_is_replaced_at_the_next_login() {
 }
 
 #[tokio::test]
-async fn a_failed_mail_leaves_the_state_stored_and_the_request_retryable() {
-    // SPEC: L-3
+async fn a_failing_mailer_delays_the_mail_and_loses_nothing() {
+    // SPEC: M-4, L-3
     // GIVEN an admin with a known password and a mailer that fails
     let Fixture {
-        mailer, svc, temp, ..
+        mailer,
+        svc,
+        temp,
+        clock,
+        store,
     } = with_tenant().await;
     mailer.set_failing(true);
     let req = LoginRequest {
@@ -155,32 +164,189 @@ async fn a_failed_mail_leaves_the_state_stored_and_the_request_retryable() {
         password: Some(temp.clone()),
         ..Default::default()
     };
-    // WHEN the OTP mail cannot be sent
-    let e = svc.login(req.clone()).await.unwrap_err();
-    // THEN the caller hears mail_failed, and a retry once mail works succeeds
-    assert_eq!(e.code(), "mail_failed");
-    mailer.set_failing(false);
+    // WHEN a login needs an OTP mail: the request does not wait for the mailer
     assert!(matches!(
-        svc.login(req).await.unwrap(),
+        svc.login(req.clone()).await.unwrap(),
         LoginStep::SecondFactor(_)
     ));
-    let failed = svc
+    let before = mailer.to("admin@example.com").len();
+    // THEN the courier's attempt fails and the mail waits, with the error, for a later one
+    let d = svc.deliver_pending().await.unwrap();
+    assert_eq!((d.sent, d.retried), (0, 1));
+    let queued = svc.outbox(None, None, 10).await.unwrap().items;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].kind, "otp");
+    assert_eq!(queued[0].attempts, 1);
+    assert!(queued[0].last_error.as_deref().unwrap().contains("told to fail"));
+    // Not due yet: a second run does nothing.
+    assert_eq!(svc.deliver_pending().await.unwrap(), Delivery::default());
+    // AND once the mailer works and the back-off passed, it goes out exactly once
+    mailer.set_failing(false);
+    clock.advance(10);
+    assert_eq!(svc.deliver_pending().await.unwrap().sent, 1);
+    assert_eq!(mailer.to("admin@example.com").len(), before + 1);
+    assert_eq!(svc.deliver_pending().await.unwrap(), Delivery::default());
+    assert!(svc.outbox(None, None, 10).await.unwrap().items.is_empty());
+    let _ = store;
+}
+
+#[tokio::test]
+async fn a_mail_that_keeps_failing_is_marked_failed_audited_and_can_be_retried() {
+    // SPEC: M-4, A-1
+    let Fixture {
+        mailer, svc, clock, ..
+    } = with_tenant().await;
+    let svc = svc.with_courier(crate::outbox::CourierSettings {
+        max_attempts: 3,
+        ..Default::default()
+    });
+    mailer.set_failing(true);
+    svc.request_password_reset(&ResetRequest {
+        tenant: Some("999999999".into()),
+        user_id: "999999999".into(),
+        access_key: None,
+    })
+    .await
+    .unwrap();
+    let mut failed = 0;
+    for _ in 0..10 {
+        failed += svc.deliver_pending().await.unwrap().failed;
+        clock.advance(3600);
+    }
+    assert_eq!(failed, 1);
+    let listed = svc
+        .outbox(Some(crate::outbox::OutboxState::Failed), None, 10)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].kind.as_str(), listed[0].attempts), ("reset_started", 3));
+    let events = svc
         .audit_events(
             &AuditFilter {
-                kind: Some(AuditKind::OtpSent),
+                kind: Some(AuditKind::DeliveryFailed),
                 ..Default::default()
             },
             None,
             10,
         )
         .await
+        .unwrap()
+        .items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].tenant.as_deref(), Some("999999999"));
+    // The operator puts it back once mail works: it goes out, once.
+    mailer.set_failing(false);
+    let before = mailer.to("admin@example.com").len();
+    svc.retry_delivery(&listed[0].id, crate::audit::Actor::Support)
+        .await
         .unwrap();
-    assert!(
-        failed
-            .items
-            .iter()
-            .any(|e| e.outcome == crate::audit::Outcome::Failure("mail_failed".into()))
+    assert_eq!(svc.deliver_pending().await.unwrap().sent, 1);
+    assert_eq!(mailer.to("admin@example.com").len(), before + 1);
+    assert_eq!(
+        svc.retry_delivery(&listed[0].id, crate::audit::Actor::Support)
+            .await,
+        Err(Error::NotFound)
     );
+}
+
+#[tokio::test]
+async fn state_mail_and_audit_are_one_write_and_an_outage_leaves_none() {
+    // SPEC: M-4, A-2
+    let Fixture {
+        mailer,
+        svc,
+        temp,
+        store,
+        ..
+    } = with_tenant().await;
+    let audit_before = svc
+        .audit_events(&AuditFilter::default(), None, 1000)
+        .await
+        .unwrap()
+        .items
+        .len();
+    let user_before = store
+        .user(&UserRef::new("999999999", "999999999"))
+        .await
+        .unwrap();
+    let req = LoginRequest {
+        tenant: Some("999999999".into()),
+        identifier: Some("999999999".into()),
+        password: Some(temp.clone()),
+        ..Default::default()
+    };
+    // WHEN the store fails the commit of a login that would mail an OTP
+    store.fail_commits(1);
+    assert_eq!(svc.login(req).await.unwrap_err(), Error::StoreUnavailable);
+    // THEN no mail is queued or sent, no audit event is written, the user is unchanged
+    assert!(svc.outbox(None, None, 10).await.unwrap().items.is_empty());
+    assert_eq!(svc.deliver_pending().await.unwrap(), Delivery::default());
+    let n = mailer.mails().len();
+    assert_eq!(mailer.mails().len(), n);
+    assert_eq!(
+        svc.audit_events(&AuditFilter::default(), None, 1000)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        audit_before
+    );
+    assert_eq!(
+        store
+            .user(&UserRef::new("999999999", "999999999"))
+            .await
+            .unwrap(),
+        user_before
+    );
+}
+
+#[tokio::test]
+async fn a_reset_request_is_one_queued_write_for_any_account() {
+    // SPEC: RS-3, M-4
+    let Fixture {
+        mailer, svc, store, ..
+    } = with_tenant().await;
+    let ask = |id: &str| ResetRequest {
+        tenant: Some("999999999".into()),
+        user_id: id.into(),
+        access_key: None,
+    };
+    for id in ["999999999", "nobody"] {
+        let commits = store.commits();
+        svc.request_password_reset(&ask(id)).await.unwrap();
+        assert_eq!(store.commits(), commits + 1, "{id}");
+        let queued = svc.outbox(None, None, 10).await.unwrap().items;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].kind, "request:reset");
+        assert_eq!(queued[0].tenant, None);
+        svc.deliver_pending().await.unwrap();
+    }
+    // The courier resolved both: the known account got its link, the unknown nothing.
+    assert_eq!(
+        mailer
+            .to("admin@example.com")
+            .iter()
+            .filter(|m| m.kind == crate::mail::MailKind::ResetStarted)
+            .count(),
+        1
+    );
+    assert!(svc.outbox(None, None, 10).await.unwrap().items.is_empty());
+    // The queued entry does not hold the request in clear.
+    svc.request_password_reset(&ResetRequest {
+        access_key: Some(Secret::new("k3y-in-clear")),
+        ..ask("999999999")
+    })
+    .await
+    .unwrap();
+    let raw = store
+        .list_outbox(&crate::outbox::OutboxFilter::default(), None, 10)
+        .await
+        .unwrap()
+        .items;
+    let bytes = raw[0].sealed.stored();
+    assert!(!bytes.windows(12).any(|w| w == b"k3y-in-clear"));
+    assert!(!bytes.windows(9).any(|w| w == b"999999999"));
 }
 
 #[tokio::test]

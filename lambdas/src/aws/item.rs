@@ -31,6 +31,7 @@ use monban_core::model::{
     PasswordRecord, PendingLogin, PendingPassword, PendingReset, SessionRecord, Tenant, TotpRecord,
     User, UserRef,
 };
+use monban_core::outbox::{OutboxEntry, OutboxItem, OutboxState};
 use monban_core::ports::StoreError;
 use monban_core::role::Role;
 use monban_core::seal::{AccessKeyHash, Sealed};
@@ -67,6 +68,31 @@ pub const TYPE_CERT_OWNER: &str = "cert_owner";
 pub const TYPE_AUDIT: &str = "audit";
 /// [`TYPE`] of a counter (AB-6).
 pub const TYPE_COUNTER: &str = "counter";
+/// `type` of an outbox entry (M-4).
+pub const TYPE_OUTBOX: &str = "outbox";
+/// The one partition of the outbox: entries sort by ID (queueing order) under it.
+pub const OUTBOX_PK: &str = "OUTBOX";
+/// Prefix of an outbox entry's sort key (`O#<id>`).
+pub const OUTBOX_PREFIX: &str = "O#";
+/// Outbox entry attributes.
+pub const OUTBOX_ID: &str = "id";
+/// What an outbox entry carries (`otp`, `request:reset`, …).
+pub const OUTBOX_ITEM: &str = "item";
+/// The sealed mail or request.
+pub const SEALED: &str = "sealed";
+/// When the entry was queued.
+pub const QUEUED_AT: &str = "queued_at";
+/// Not to be attempted before.
+pub const DUE_AT: &str = "due_at";
+/// Attempts so far.
+pub const ATTEMPTS: &str = "attempts";
+/// `pending` or `failed`.
+pub const STATE: &str = "state";
+/// The last attempt's error.
+pub const LAST_ERROR: &str = "last_error";
+/// How long an outbox entry may stay before DynamoDB's TTL deletes it (30 days): a failed
+/// mail is kept for the operator that long.
+pub const OUTBOX_TTL_SECS: i64 = 30 * 24 * 3600;
 /// Partition and sort key prefix of a counter: `N#<group>` / `N#<name>`.
 pub const COUNTER_PREFIX: &str = "N#";
 /// A counter's count (number).
@@ -597,6 +623,54 @@ pub fn cert_owner_item(c: &CertOwner, version: u64) -> Item {
         .put(OWNER, user_ref_map(&c.owner));
     item.extend(cert_key(&c.key));
     item
+}
+
+/// The primary key of outbox entry `id`.
+pub fn outbox_key(id: &str) -> Item {
+    key(OUTBOX_PK.to_owned(), format!("{OUTBOX_PREFIX}{id}"))
+}
+
+/// An outbox entry as stored at `version`; DynamoDB's TTL deletes it
+/// [`OUTBOX_TTL_SECS`] after it was queued.
+pub fn outbox_item(e: &OutboxEntry, version: u64) -> Item {
+    let Out(mut item) = Out::new()
+        .put(TYPE, s(TYPE_OUTBOX))
+        .put(VERSION, n(version))
+        .put(OUTBOX_ID, s(&e.id))
+        .put(OUTBOX_ITEM, s(e.item.as_str()))
+        .opt(TENANT, e.tenant.as_deref().map(s))
+        .put(SEALED, b(e.sealed.stored()))
+        .put(QUEUED_AT, ts(e.queued_at))
+        .put(DUE_AT, ts(e.due_at))
+        .put(ATTEMPTS, n(e.attempts))
+        .put(STATE, s(e.state.as_str()))
+        .opt(LAST_ERROR, e.last_error.as_deref().map(s))
+        .put(TTL, n(e.queued_at.secs().saturating_add(OUTBOX_TTL_SECS)));
+    item.extend(outbox_key(&e.id));
+    item
+}
+
+/// Reads an outbox entry.
+pub fn outbox_from(item: &Item) -> Result<OutboxEntry, StoreError> {
+    let r = In::new(TYPE_OUTBOX, item);
+    r.expect_type(TYPE_OUTBOX)?;
+    Ok(OutboxEntry {
+        id: r.s(OUTBOX_ID)?,
+        item: OutboxItem::parse(&r.s(OUTBOX_ITEM)?)
+            .ok_or_else(|| r.err(OUTBOX_ITEM, "is not a known outbox item"))?,
+        tenant: r.opt_s(TENANT)?,
+        sealed: Sealed::from_stored(
+            r.opt_bytes(SEALED)?
+                .ok_or_else(|| r.err(SEALED, "is missing"))?,
+        ),
+        queued_at: r.ts(QUEUED_AT)?,
+        due_at: r.ts(DUE_AT)?,
+        attempts: r.num(ATTEMPTS)?,
+        state: OutboxState::parse(&r.s(STATE)?)
+            .ok_or_else(|| r.err(STATE, "is not a known outbox state"))?,
+        last_error: r.opt_s(LAST_ERROR)?,
+        version: r.num(VERSION)?,
+    })
 }
 
 /// An audit event under sort key `sk` (`A#<sequence>`), expiring at `ttl` if given.

@@ -193,6 +193,7 @@ mod tests {
 
     fn otp_mail() -> Mail {
         Mail {
+            id: String::new(),
             to: "taro@example.com".into(),
             kind: monban_core::mail::MailKind::Otp,
             lang: monban_core::Lang::Ja,

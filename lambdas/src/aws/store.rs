@@ -115,6 +115,7 @@ use aws_sdk_dynamodb::types::{
 use monban_core::abuse::Counter;
 use monban_core::audit::{AuditEvent, AuditFilter};
 use monban_core::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
+use monban_core::outbox::{OutboxEntry, OutboxFilter};
 use monban_core::ports::{Store, StoreError, StoreResult};
 use monban_core::time::Timestamp;
 use monban_embedded::contention::{BackOff, Contention, jitter};
@@ -428,6 +429,8 @@ struct Query {
 enum Op {
     Put { item: Item, condition: Condition },
     Delete { key: Item, condition: Condition },
+    /// An audit event: a put with no condition.
+    Append { item: Item },
 }
 
 struct Condition {
@@ -467,9 +470,10 @@ fn next_version(what: &str, version: u64) -> StoreResult<u64> {
         .ok_or_else(|| unavailable(format!("{what}: version overflow")))
 }
 
-/// The primary key a write touches, for the duplicate check.
-fn write_key(w: &Write) -> (String, String) {
-    match w {
+/// The primary key a write touches, for the duplicate check (an audit append gets a fresh
+/// one of its own).
+fn write_key(w: &Write) -> Option<(String, String)> {
+    Some(match w {
         Write::PutTenant(t) => (item::tenant_pk(&t.code), item::TENANT_SK.to_owned()),
         Write::DeleteTenant { code, .. } => (item::tenant_pk(code), item::TENANT_SK.to_owned()),
         Write::PutUser(u) => (item::tenant_pk(&u.tenant), item::user_sk(&u.user_id)),
@@ -482,7 +486,16 @@ fn write_key(w: &Write) -> (String, String) {
         }
         Write::PutCertOwner(c) => (item::cert_pk(&c.key), item::CERT_SK.to_owned()),
         Write::DeleteCertOwner { key, .. } => (item::cert_pk(key), item::CERT_SK.to_owned()),
-    }
+        Write::PutOutbox(o) => (
+            item::OUTBOX_PK.to_owned(),
+            format!("{}{}", item::OUTBOX_PREFIX, o.id),
+        ),
+        Write::DeleteOutbox { id, .. } => (
+            item::OUTBOX_PK.to_owned(),
+            format!("{}{id}", item::OUTBOX_PREFIX),
+        ),
+        Write::Audit(_) => return None,
+    })
 }
 
 fn what(w: &Write) -> &'static str {
@@ -491,6 +504,34 @@ fn what(w: &Write) -> &'static str {
         Write::PutUser(_) | Write::DeleteUser { .. } => "user",
         Write::PutEmailOwners(_) | Write::DeleteEmailOwners { .. } => "e-mail owners record",
         Write::PutCertOwner(_) | Write::DeleteCertOwner { .. } => "certificate owner",
+        Write::PutOutbox(_) | Write::DeleteOutbox { .. } => "outbox entry",
+        Write::Audit(_) => "audit event",
+    }
+}
+
+impl DynamoStore {
+    fn op_of(&self, w: Write) -> StoreResult<Op> {
+        Ok(match w {
+            Write::Audit(e) => Op::Append {
+                item: self.audit_item(&e),
+            },
+            Write::PutOutbox(o) => Op::Put {
+                item: item::outbox_item(&o, next_version("outbox entry", o.version)?),
+                condition: put_condition(o.version),
+            },
+            Write::DeleteOutbox { id, expect } => Op::Delete {
+                key: item::outbox_key(&id),
+                condition: at_version(expect),
+            },
+            w => op_of(w)?,
+        })
+    }
+
+    fn audit_item(&self, e: &AuditEvent) -> Item {
+        let expires = self
+            .audit_retention_secs
+            .map(|r| e.at.secs().saturating_add(r));
+        item::audit_item(e, &next_audit_sk(), expires)
     }
 }
 
@@ -528,6 +569,9 @@ fn op_of(w: Write) -> StoreResult<Op> {
             key: item::cert_key(&key),
             condition: at_version(expect),
         },
+        Write::PutOutbox(_) | Write::DeleteOutbox { .. } | Write::Audit(_) => {
+            return Err(unavailable("outbox and audit writes are mapped by the store"));
+        }
     })
 }
 
@@ -805,6 +849,7 @@ impl DynamoStore {
                 self.recorded("DeleteItem", out, |e| sdk_error("DeleteItem", e))
                     .map(drop)
             }
+            Op::Append { item } => self.put_unconditional(item).await,
         }
     }
 
@@ -834,6 +879,15 @@ impl DynamoStore {
                             .set_expression_attribute_values(condition.values)
                             .build()
                             .map_err(|e| build_error("a transaction delete", &e))?,
+                    )
+                    .build(),
+                Op::Append { item } => TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&*self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(|e| build_error("a transaction put", &e))?,
                     )
                     .build(),
             };
@@ -961,6 +1015,73 @@ fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 impl Store for DynamoStore {
     // The sort keys this store writes: `A#` + 16 + 8 hex digits.
     const AUDIT_CURSOR_PATTERN: &'static str = "^A#[0-9A-Fa-f]{24}$";
+    const MAX_BATCH: usize = MAX_BATCH;
+
+    async fn outbox_entry(&self, id: &str) -> StoreResult<Option<OutboxEntry>> {
+        self.get(item::outbox_key(id))
+            .await?
+            .map(|it| item::outbox_from(&it))
+            .transpose()
+    }
+
+    async fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<OutboxEntry>> {
+        let (limit, want) = limits(limit);
+        let mut names = names(&[("#pk", item::PK), ("#sk", item::SK)]);
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(item::OUTBOX_PK)),
+            (":o".to_owned(), s(item::OUTBOX_PREFIX)),
+        ]);
+        let mut filters = Vec::new();
+        if let Some(state) = filter.state {
+            names.insert("#state".to_owned(), item::STATE.to_owned());
+            values.insert(":state".to_owned(), s(state.as_str()));
+            filters.push("#state = :state");
+        }
+        if let Some(due) = filter.due_by {
+            names.insert("#due".to_owned(), item::DUE_AT.to_owned());
+            values.insert(":due".to_owned(), AttributeValue::N(due.secs().to_string()));
+            filters.push("#due <= :due");
+        }
+        let filtered = !filters.is_empty();
+        let q = Query {
+            op_index: None,
+            key_condition: "#pk = :pk AND begins_with(#sk, :o)".to_owned(),
+            filter: filtered.then(|| filters.join(" AND ")),
+            names,
+            values,
+            consistent: true,
+        };
+        let start = after.map(|a| item::outbox_key(a));
+        let per_call = |need: usize| {
+            if filtered {
+                need.clamp(100, MAX_PAGE + 1)
+            } else {
+                need
+            }
+        };
+        let items = self.query(&q, start, want, per_call).await?;
+        let more = items.len() > limit;
+        let entries = items
+            .iter()
+            .take(limit)
+            .map(item::outbox_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if more {
+            entries.last().map(|e| e.id.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            items: entries,
+            next,
+        })
+    }
+
     async fn tenant(&self, code: &str) -> StoreResult<Option<Tenant>> {
         self.get(item::tenant_key(code))
             .await?
@@ -1128,7 +1249,7 @@ impl Store for DynamoStore {
         }
         let mut seen = HashSet::new();
         for w in &writes {
-            if !seen.insert(write_key(w)) {
+            if write_key(w).is_some_and(|k| !seen.insert(k)) {
                 return Err(unavailable(format!(
                     "one batch writes a {} twice; a batch may touch each record once",
                     what(w)
@@ -1143,7 +1264,7 @@ impl Store for DynamoStore {
         }
         let mut ops = writes
             .into_iter()
-            .map(op_of)
+            .map(|w| self.op_of(w))
             .collect::<StoreResult<Vec<_>>>()?;
         let started = std::time::Instant::now();
         let out = match (ops.pop(), ops.is_empty()) {
@@ -1162,14 +1283,7 @@ impl Store for DynamoStore {
     }
 
     async fn append_audit(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
-        let ttl = self.audit_retention_secs;
-        let mut items: Vec<Item> = events
-            .iter()
-            .map(|e| {
-                let expires = ttl.map(|r| e.at.secs().saturating_add(r));
-                item::audit_item(e, &next_audit_sk(), expires)
-            })
-            .collect();
+        let mut items: Vec<Item> = events.iter().map(|e| self.audit_item(e)).collect();
         match (items.pop(), items.is_empty()) {
             (None, _) => Ok(()),
             (Some(one), true) => self.put_unconditional(one).await,
@@ -1602,6 +1716,6 @@ mod tests {
             expect: 1,
         };
         assert_ne!(write_key(&del), write_key(&put_t));
-        assert_eq!(write_key(&del), ("T#1".to_owned(), "U#a".to_owned()));
+        assert_eq!(write_key(&del), Some(("T#1".to_owned(), "U#a".to_owned())));
     }
 }

@@ -74,6 +74,7 @@ impl SesMail {
     pub fn secret(&self, kind: MailKind) -> Option<String> {
         [Lang::Ja, Lang::En].into_iter().find_map(|lang| {
             extract_secret(&Mail {
+                id: String::new(),
                 to: self.to.first().cloned().unwrap_or_default(),
                 kind,
                 lang,

@@ -256,6 +256,8 @@ pub const AUDIT_KINDS: &[&str] = &[
     "throttling_started",
     "recovery_mail_suppressed",
     "throttling_cleared",
+    "delivery_failed",
+    "delivery_retried",
 ];
 
 fn audit_kind_schema() -> utoipa::openapi::schema::Object {

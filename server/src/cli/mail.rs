@@ -38,6 +38,55 @@ pub struct LastArgs {
     /// Print the subject and the whole body instead of the secret.
     #[arg(long)]
     pub body: bool,
+    #[command(flatten)]
+    pub courier: CourierWait,
+}
+
+/// Waiting for the server's courier before reading (M-4): mails are queued with the state they
+/// report and written to the outbox a moment later.
+#[derive(Debug, Clone, Args)]
+pub struct CourierWait {
+    /// The server's database, whose queue is waited on [default: `monban.db` beside the
+    /// outbox folder, when it exists].
+    #[arg(long, env = "MONBAN_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Seconds to wait until the courier has tried every mail queued so far (0: do not wait).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub wait: u64,
+}
+
+impl CourierWait {
+    /// Waits until the database's courier has tried every queued mail, or fails after
+    /// `--wait` seconds naming how many are left.
+    fn settle(&self, outbox: &std::path::Path) -> Result<(), CliError> {
+        let db = match &self.db {
+            Some(db) => db.clone(),
+            None => match outbox.parent() {
+                Some(dir) => dir.join("monban.db"),
+                None => return Ok(()),
+            },
+        };
+        if self.wait == 0 || !db.exists() {
+            return Ok(());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.wait);
+        loop {
+            let left = monban_embedded::undelivered(&db)
+                .map_err(|e| CliError::new(format!("cannot read the queue in {}: {e}", db.display())))?;
+            if left == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(CliError::new(format!(
+                    "{left} mail(s) still queued in {} after {} s: is `monban serve` running on it? (`monban mail queue` shows them)",
+                    db.display(),
+                    self.wait
+                )));
+            }
+            // Polls the queue, not a guess at how long delivery takes.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 /// `monban mail list` options.
@@ -52,6 +101,8 @@ pub struct ListArgs {
     /// Only this kind.
     #[arg(long, value_parser = parse_kind)]
     pub kind: Option<MailKind>,
+    #[command(flatten)]
+    pub courier: CourierWait,
 }
 
 const KINDS: [MailKind; 6] = [
@@ -106,6 +157,7 @@ fn describe(to: Option<&str>, kind: Option<MailKind>) -> String {
 pub fn run(cmd: MailCommand) -> Result<(), CliError> {
     match cmd {
         MailCommand::Last(a) => {
+            a.courier.settle(&a.outbox)?;
             let mails = matching(&a.outbox, a.to.as_deref(), a.kind)?;
             let Some(last) = mails.last() else {
                 return Err(CliError::new(format!(
@@ -133,6 +185,7 @@ pub fn run(cmd: MailCommand) -> Result<(), CliError> {
             }
         }
         MailCommand::List(a) => {
+            a.courier.settle(&a.outbox)?;
             let mut out = Out::new();
             for m in matching(&a.outbox, a.to.as_deref(), a.kind)? {
                 out.json(&serde_json::json!({

@@ -260,6 +260,7 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
 
     let banner_policy = policy.clone();
     let hash_slots = policy.password.hash_slots();
+    let wake = crate::courier::Wake::new();
     let service = AuthService::new(
         policy,
         files::session_key(&key.value)?,
@@ -269,12 +270,21 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         rng,
     )?
     .with_offload(TokioOffload::with_limit(hash_slots))
-    .with_previous_keys(previous_keys);
+    .with_previous_keys(previous_keys)
+    .on_queued(wake.waker());
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
     let state = AppState::new(service, Some(token.value))
         .trust_cert_header(args.trust_cert_header)
         .trusted_proxies(args.trusted_proxy.clone())
         .body_timeout(Duration::from_secs(args.body_timeout));
+    // M-4: mails queued by requests (and any left from an earlier run) go out from here.
+    let (courier_stop, courier_stopping) = watch::channel(false);
+    let courier = crate::courier::spawn(
+        state.shared_service(),
+        wake,
+        crate::courier::POLL,
+        courier_stopping,
+    );
     let app = router(state).layer(middleware::from_fn(crate::api::log_request));
 
     let mut out = Out::new();
@@ -335,6 +345,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         () = give_up => {
             tracing::warn!(secs = grace.as_secs(), "requests still in flight after the grace period: stopping anyway");
         }
+    }
+    // What the last requests queued goes out now, within the grace period; whatever is left
+    // (a mail server down) stays queued for the next start (M-4).
+    let _ = courier_stop.send(true);
+    if tokio::time::timeout(grace, courier).await.is_err() {
+        tracing::warn!("mails still being delivered at shutdown: the rest go out at the next start");
     }
     tracing::info!("stopped");
     Ok(())

@@ -35,6 +35,7 @@ pub type Svc = AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>;
 
 pub struct Harness {
     pub app: Router,
+    pub service: Arc<Svc>,
     pub store: Arc<MemoryStore>,
     pub mailer: Arc<CapturingMailer>,
     pub clock: Arc<ManualClock>,
@@ -100,16 +101,44 @@ pub fn assert_json_error(a: &Answer) {
     );
 }
 
-/// Requests through an app (the router, or the app the Lambda serves), in process.
+/// A courier round (M-4) run after each request of an [`Http`].
+pub type Courier =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The courier round of `svc`.
+pub fn courier<S, M>(svc: Arc<AuthService<S, M>>) -> Courier
+where
+    S: Store + 'static,
+    M: monban_core::ports::Mailer + 'static,
+{
+    Arc::new(move || {
+        let svc = Arc::clone(&svc);
+        Box::pin(async move {
+            svc.deliver_pending().await.unwrap();
+        })
+    })
+}
+
+/// Requests through an app (the router, or the app the Lambda serves), in process; with a
+/// courier, it delivers what each request queued before the answer is handed back.
 #[derive(Clone)]
 pub struct Http {
     pub app: Router,
+    pub courier: Option<Courier>,
 }
 
 impl Http {
+    /// Requests to `app`, with no courier.
+    pub fn new(app: Router) -> Self {
+        Self { app, courier: None }
+    }
+
     /// Sends a raw request.
     pub async fn send(&self, req: Request<Body>) -> Answer {
         let res = self.app.clone().oneshot(req).await.unwrap();
+        if let Some(c) = &self.courier {
+            c().await;
+        }
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
@@ -182,9 +211,12 @@ impl Harness {
             SeededRandom::new(42),
         )
         .unwrap();
-        let app = router(configure(AppState::new(svc, support)));
+        let state = configure(AppState::new(svc, support));
+        let service = state.shared_service();
+        let app = router(state);
         Self {
             app,
+            service,
             store,
             mailer,
             clock,
@@ -192,12 +224,15 @@ impl Harness {
         }
     }
 
-    /// Sends a raw request.
+    /// Sends a raw request; then the courier delivers what it queued (M-4), as the courier
+    /// task of `monban serve` would right after.
     pub async fn send(&self, req: Request<Body>) -> Answer {
-        self.http().send(req).await
+        let a = self.http().send(req).await;
+        self.service.deliver_pending().await.unwrap();
+        a
     }
 
-    /// Sends `body` as JSON (or nothing) with an optional bearer token.
+    /// Sends `body` as JSON (or nothing) with an optional bearer token; then the courier runs.
     pub async fn call(
         &self,
         method: &str,
@@ -205,13 +240,13 @@ impl Harness {
         body: Option<Value>,
         bearer: Option<&str>,
     ) -> Answer {
-        self.http().call(method, path, body, bearer).await
+        let a = self.http().call(method, path, body, bearer).await;
+        self.service.deliver_pending().await.unwrap();
+        a
     }
 
     fn http(&self) -> Http {
-        Http {
-            app: self.app.clone(),
-        }
+        Http::new(self.app.clone())
     }
 
     pub async fn support(&self, method: &str, path: &str, body: Option<Value>) -> Answer {

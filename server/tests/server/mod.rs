@@ -318,9 +318,31 @@ impl Http {
     }
 }
 
+/// Waits until the courier of the server whose outbox is `outbox` (its database beside it)
+/// has tried every mail queued so far (M-4): polls the queue, at most 10 s.
+#[track_caller]
+pub fn settle(outbox: &Path) {
+    settle_db(&outbox.parent().unwrap().join("monban.db"));
+}
+
+/// [`settle`] for the database at `db`.
+#[track_caller]
+pub fn settle_db(db: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.exists() && monban_embedded::undelivered(&db).unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the courier left mails queued in {}",
+            db.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The secret (link, password, code) of the newest mail of `kind` to `to` in `outbox`.
 #[track_caller]
 pub fn last_mail(outbox: &Path, to: &str, kind: MailKind) -> String {
+    settle(outbox);
     let mails = OutboxMailer::read_all(outbox).unwrap();
     let m = mails
         .iter()
@@ -332,6 +354,7 @@ pub fn last_mail(outbox: &Path, to: &str, kind: MailKind) -> String {
 
 /// How many mails of `kind` to `to` the outbox holds.
 pub fn count_mails(outbox: &Path, to: &str, kind: MailKind) -> usize {
+    settle(outbox);
     OutboxMailer::read_all(outbox)
         .unwrap()
         .iter()
