@@ -6,9 +6,10 @@
 
 use crate::engine::Policy;
 use crate::types::{
-    AuditFilter, AuditPage, ClientCert, Created, DeliveryReport, ForgotLoginId, IdentityClaim, LoginRequest,
-    LoginStep, MailMessage, MonbanError, NewTenant, NewUser, Permission, ResetRequest, SelfEdit,
-    OutboxEntryView, Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
+    AuditFilter, AuditPage, ClientCert, Created, DeliveryReport, ForgotLoginId, IdentityClaim,
+    LoginRequest, LoginStep, MailMessage, MonbanError, NewTenant, NewUser, OutboxEntryView,
+    Permission, ResetRequest, SelfEdit, Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit,
+    UserPage, UserRef, UserView,
 };
 use monban_core as core;
 use monban_core::Secret;
@@ -760,6 +761,12 @@ mod tests {
         assert_eq!(queued.len(), 1, "{queued:?}");
         assert_eq!(queued[0].kind, "user_registered");
         assert!(queued[0].attempts >= 1);
-        assert!(queued[0].last_error.as_deref().unwrap().contains("smtp down"));
+        assert!(
+            queued[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("smtp down")
+        );
     }
 }

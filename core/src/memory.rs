@@ -4,9 +4,9 @@
 
 use crate::abuse::{Counter, counter_group};
 use crate::audit::{AuditEvent, AuditFilter};
-use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
+use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::ports::{Clock, MailError, Mailer, SecureRandom, Store, StoreError, StoreResult};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,9 +128,7 @@ impl MemoryStore {
             Write::DeleteCertOwner { key, expect } => {
                 inner.certs.get(key).map(|x| x.version) == Some(*expect)
             }
-            Write::PutOutbox(o) => {
-                version(inner.outbox.get(&o.id).map(|x| x.version)) == o.version
-            }
+            Write::PutOutbox(o) => version(inner.outbox.get(&o.id).map(|x| x.version)) == o.version,
             Write::DeleteOutbox { id, expect } => {
                 inner.outbox.get(id).map(|x| x.version) == Some(*expect)
             }
@@ -291,11 +289,6 @@ impl Store for MemoryStore {
             Self::apply(&mut g, w);
         }
         self.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    async fn append_audit(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
-        self.lock()?.audit.extend(events);
         Ok(())
     }
 

@@ -281,7 +281,10 @@ mod tests {
         for (n, lo, hi) in [(1, 2, 5), (2, 5, 10), (3, 10, 20), (20, 900, 1800)] {
             for r in [[0u8; 8], [255u8; 8], [7u8; 8]] {
                 let b = s.backoff(n, r);
-                assert!((lo..=hi).contains(&b), "attempt {n}: {b} not in {lo}..={hi}");
+                assert!(
+                    (lo..=hi).contains(&b),
+                    "attempt {n}: {b} not in {lo}..={hi}"
+                );
             }
         }
     }

@@ -7,8 +7,8 @@
 use crate::abuse::Counter;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::mail::Mail;
-use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::model::{CertOwner, EmailOwners, Page, Tenant, User, UserRef, Write};
+use crate::outbox::{OutboxEntry, OutboxFilter};
 use crate::time::Timestamp;
 use std::future::Future;
 use std::sync::Arc;
@@ -81,11 +81,9 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<Page<User>>> + Send;
-    /// Applies every write or none.
+    /// Applies every write or none. Audit events are appended as [`Write::Audit`] in the
+    /// batch of the state change they record.
     fn commit(&self, writes: Vec<Write>) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Appends audit events (unconditional).
-    fn append_audit(&self, events: Vec<AuditEvent>)
-    -> impl Future<Output = StoreResult<()>> + Send;
     /// Audit events passing `filter`, oldest first, after the cursor `after`.
     fn audit(
         &self,
@@ -215,12 +213,6 @@ impl<T: Store> Store for Arc<T> {
     }
     fn commit(&self, writes: Vec<Write>) -> impl Future<Output = StoreResult<()>> + Send {
         (**self).commit(writes)
-    }
-    fn append_audit(
-        &self,
-        events: Vec<AuditEvent>,
-    ) -> impl Future<Output = StoreResult<()>> + Send {
-        (**self).append_audit(events)
     }
     fn audit(
         &self,

@@ -148,7 +148,8 @@ impl OutboxMailer {
     /// Where the IDs of delivered mails are noted (M-4), one empty file per ID: a hidden
     /// folder inside the outbox, which [`OutboxMailer::read_all`] does not read.
     fn sent_marker(&self, id: &str) -> Option<PathBuf> {
-        let safe = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric());
+        let safe =
+            !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric());
         safe.then(|| self.dir.join(".sent").join(id))
     }
 

@@ -805,14 +805,6 @@ fn audit_row(e: &AuditEvent) -> Job<AuditRow> {
     })
 }
 
-fn append_rows(conn: &mut Connection, shared: &Shared, rows: &[AuditRow]) -> Job<()> {
-    let _writer = lock(&shared.writer);
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    insert_audit(&tx, rows)?;
-    tx.commit()?;
-    Ok(())
-}
-
 fn insert_audit(conn: &Connection, rows: &[AuditRow]) -> Job<()> {
     if rows.is_empty() {
         return Ok(());
@@ -1079,15 +1071,6 @@ impl Store for SqliteStore {
             Err(StoreError::Unavailable(_) | StoreError::BadCursor) => {}
         }
         out
-    }
-
-    async fn append_audit(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let rows = events.iter().map(audit_row).collect::<Job<Vec<_>>>()?;
-        self.run(move |c, shared| append_rows(c, shared, &rows))
-            .await
     }
 
     async fn audit(

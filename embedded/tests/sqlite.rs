@@ -151,12 +151,12 @@ async fn corrupt_rows_read_as_unavailable_never_a_panic() {
     )
     .unwrap();
     store
-        .append_audit(vec![AuditEvent::success(
+        .commit(vec![Write::Audit(Box::new(AuditEvent::success(
             Timestamp(1),
             AuditKind::LoggedOut,
             Actor::System,
             Some(&owner),
-        )])
+        )))])
         .await
         .unwrap();
     for table in ["tenants", "email_owners", "cert_owners", "audit"] {
@@ -226,7 +226,7 @@ async fn a_write_lock_held_past_the_busy_timeout_is_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // AND appending audit gives up the same way, while reads go on (WAL)
     let ev = AuditEvent::success(Timestamp(1), AuditKind::LoggedOut, Actor::System, None);
-    unavailable(store.append_audit(vec![ev]).await);
+    unavailable(store.commit(vec![Write::Audit(Box::new(ev))]).await);
     let t = store.tenant("123456789").await.unwrap().unwrap();
     assert_eq!(t.name, "a");
     // AND once the lock is released, the same write succeeds
@@ -484,7 +484,7 @@ async fn a_point_read_does_not_wait_behind_writers_queued_for_the_write_lock() {
             tokio::spawn(async move {
                 let ev =
                     AuditEvent::success(Timestamp(i), AuditKind::LoggedOut, Actor::System, None);
-                store.append_audit(vec![ev]).await
+                store.commit(vec![Write::Audit(Box::new(ev))]).await
             })
         })
         .collect();

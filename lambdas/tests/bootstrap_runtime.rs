@@ -5,8 +5,10 @@
 //! SES v2 stand-in.
 //!
 //! It serves API Gateway HTTP API events end to end (support creates a Kuroneko tenant, its
-//! admin logs in with the mailed temporary password and the mailed OTP), logs JSON lines that
-//! carry the Lambda request ID and no secret, and a configuration that does not work is reported
+//! admin logs in with the mailed temporary password and the mailed OTP); the mails are queued
+//! in the table and sent by the real `courier` binary, invoked with the table's stream records
+//! as Lambda's event source mapping would (M-4); both log JSON lines that carry the Lambda
+//! request ID and no secret, and a configuration that does not work is reported
 //! to `/init/error` naming the variable. The time from process start to the first `/response`
 //! is printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,7 +16,7 @@
 mod aws_common;
 
 use aws_common::runtime_api::{Function, Outcome, RuntimeApi};
-use aws_common::{Ses, address, dynamodb_endpoint, fresh_table, unique, write_private};
+use aws_common::{Ses, StreamFeed, address, dynamodb_endpoint, fresh_table, unique, write_private};
 use monban_core::mail::MailKind;
 use serde_json::{Value, json};
 use std::path::Path as FsPath;
@@ -32,6 +34,22 @@ fn bootstrap() -> String {
         .ok()
         .filter(|p| !p.trim().is_empty())
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_bootstrap").to_owned())
+}
+
+/// The courier binary of this build.
+fn courier() -> String {
+    env!("CARGO_BIN_EXE_courier").to_owned()
+}
+
+/// Feeds the stream's next `n` outbox inserts to the courier function, as the event source
+/// mapping does, and checks it reported no failed record.
+async fn deliver(feed: &mut StreamFeed, courier: &RuntimeApi, n: usize) {
+    let event = feed.next_event(n).await;
+    let (_, out) = courier.invoke(event).await;
+    match out {
+        Outcome::Response(r) => assert_eq!(r["batchItemFailures"], json!([]), "{r}"),
+        Outcome::Error(h, e) => panic!("the courier reported an error: {h:?} {e}"),
+    }
 }
 
 /// The environment of a working function on `table`, with its secret files in `dir`.
@@ -90,12 +108,23 @@ fn answer(outcome: &Outcome) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_binary_serves_api_gateway_events() {
     // GIVEN DynamoDB Local with a fresh table, the SES stand-in and the Runtime API stand-in
-    let (_client, table) = fresh_table().await;
+    let (client, table) = fresh_table().await;
+    let mut feed = StreamFeed::open(&client, &table).await;
     let ses = Ses::start();
     let runtime = RuntimeApi::start().await;
     let dir = tempfile::tempdir().unwrap();
     let vars = config(dir.path(), &table, &ses);
     let admin_mail = address("bootstrap-admin");
+    // AND the courier function on its own Runtime API, fed by the table's stream
+    let courier_api = RuntimeApi::start().await;
+    let courier_dir = tempfile::tempdir().unwrap();
+    let courier_fn = Function::start(
+        &courier(),
+        "monban-courier",
+        &courier_api,
+        courier_dir.path(),
+        &vars,
+    );
 
     // WHEN the bootstrap binary starts as on Lambda and gets its first invocation
     let f = Function::start(&bootstrap(), "monban-api", &runtime, dir.path(), &vars);
@@ -120,6 +149,7 @@ async fn the_bootstrap_binary_serves_api_gateway_events() {
     // THEN support created the tenant, and its admin got the temporary password through SES
     let (status, body) = answer(&created);
     assert_eq!(status, 201, "{body}");
+    deliver(&mut feed, &courier_api, 1).await;
     let mails = ses.wait_for(&admin_mail, 1);
     assert_eq!(mails[0].from, "monban <no-reply@auth.example.com>");
     let temp = ses.last_of(&admin_mail, MailKind::UserRegistered);
@@ -140,6 +170,7 @@ async fn the_bootstrap_binary_serves_api_gateway_events() {
     assert_eq!(body["next"], "second_factor", "{body}");
     assert_eq!(body["method"], "mail_otp", "{body}");
     let challenge = body["challenge"].as_str().unwrap().to_owned();
+    deliver(&mut feed, &courier_api, 1).await;
     ses.wait_for(&admin_mail, 2);
     let code = ses.last_of(&admin_mail, MailKind::Otp);
 
@@ -190,13 +221,20 @@ async fn the_bootstrap_binary_serves_api_gateway_events() {
         .unwrap_or_else(|| panic!("no request line for invocation {login_id}: {lines:#?}"));
     assert_eq!(login_line["route"], "/login", "{login_line}");
     assert_eq!(login_line["status"], 200, "{login_line}");
+    // AND the mails were sent by the courier, whose log holds no secret or address either
+    let courier_lines = courier_fn.log_lines();
     assert!(
-        parsed
-            .iter()
-            .any(|l| l["message"] == "mail sent" && l["domain"] == "example.com"),
-        "{lines:#?}"
+        courier_lines.iter().any(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            v["message"] == "mail sent" && v["domain"] == "example.com"
+        }),
+        "{courier_lines:#?}"
     );
-    for l in &lines {
+    assert!(
+        !parsed.iter().any(|l| l["message"] == "mail sent"),
+        "the HTTP function sent mail itself: {lines:#?}"
+    );
+    for l in lines.iter().chain(&courier_lines) {
         for secret in [temp.as_str(), code.as_str(), SUPPORT_TOKEN, KEY_HEX] {
             assert!(!l.contains(secret), "a secret in the log: {l}");
         }

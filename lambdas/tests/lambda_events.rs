@@ -31,6 +31,7 @@ const FINGERPRINT: &str = include_str!("fixtures/client_cert.sha256");
 
 struct Lambda {
     app: Router,
+    svc: Arc<AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>>,
     mailer: Arc<CapturingMailer>,
 }
 
@@ -58,10 +59,11 @@ impl Lambda {
             SeededRandom::new(8),
         )
         .unwrap();
+        let state =
+            AppState::new(svc, Some(Secret::new(SUPPORT))).trust_cert_header(trust_cert_header);
         Self {
-            app: app(
-                AppState::new(svc, Some(Secret::new(SUPPORT))).trust_cert_header(trust_cert_header)
-            ),
+            svc: state.shared_service(),
+            app: app(state),
             mailer,
         }
     }
@@ -76,6 +78,8 @@ impl Lambda {
             .oneshot(LambdaEvent::new(request, context))
             .await
             .unwrap();
+        // The courier delivers what the request queued, as the stream-fed courier would.
+        self.svc.deliver_pending().await.unwrap();
         let raw = serde_json::to_value(&response).unwrap();
         let status = raw["statusCode"].as_u64().unwrap() as u16;
         let json = raw["body"]

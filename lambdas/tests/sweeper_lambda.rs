@@ -59,6 +59,7 @@ impl World {
         );
         let http = Http {
             app: app(AppState::new(Arc::clone(&svc), Some(Secret::new(SUPPORT)))),
+            courier: Some(common::courier(Arc::clone(&svc))),
         };
         Self {
             http,

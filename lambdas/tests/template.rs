@@ -29,9 +29,46 @@ fn resource(name: &str) -> Vec<&'static str> {
 fn dynamodb_actions(role: &str) -> BTreeSet<String> {
     resource(role)
         .iter()
+        .skip_while(|l| l.trim() != "- Sid: Table")
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with("- Sid:"))
         .filter_map(|l| l.trim().strip_prefix("- dynamodb:"))
         .map(str::to_owned)
         .collect()
+}
+
+#[test]
+fn the_courier_is_fed_new_outbox_entries_by_the_stream_and_retries_on_a_schedule() {
+    // SPEC: M-4
+    let table = resource("Table").join("\n");
+    assert!(table.contains("StreamViewType: KEYS_ONLY"), "{table}");
+    let f = resource("CourierFunction").join("\n");
+    assert!(f.contains("Stream: !GetAtt Table.StreamArn"), "{f}");
+    assert!(
+        f.contains("FunctionResponseTypes: [ReportBatchItemFailures]"),
+        "{f}"
+    );
+    assert!(
+        f.contains("Destination: !GetAtt CourierDeadLetterQueue.Arn"),
+        "{f}"
+    );
+    assert!(
+        f.contains(&format!(
+            r#"{{"eventName": ["INSERT"], "dynamodb": {{"Keys": {{"{}": {{"S": ["{}"]}}}}}}}}"#,
+            item::PK,
+            item::OUTBOX_PK
+        )),
+        "the filter names the outbox partition: {f}"
+    );
+    assert!(f.contains("ScheduleExpression: rate(1 minute)"), "{f}");
+    // Only the courier sends mail.
+    assert!(resource("CourierRole").join("\n").contains("ses:SendEmail"));
+    for role in ["HttpRole", "SweeperRole"] {
+        assert!(
+            !resource(role).join("\n").contains("ses:SendEmail"),
+            "{role}"
+        );
+    }
 }
 
 /// The DynamoDB operations `DynamoStore` calls, from its source (`.get_item()` → `GetItem`),
@@ -69,7 +106,7 @@ fn each_function_may_make_exactly_the_calls_the_store_makes() {
         ops.contains("GetItem") && ops.contains("PutItem"),
         "{ops:?}"
     );
-    for role in ["HttpRole", "SweeperRole"] {
+    for role in ["HttpRole", "SweeperRole", "CourierRole"] {
         assert_eq!(dynamodb_actions(role), ops, "{role}'s DynamoDB actions");
     }
 }

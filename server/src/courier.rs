@@ -48,7 +48,10 @@ where
             let stopping = *stop.borrow();
             match service.deliver_pending().await {
                 Ok(d) if d.failed > 0 => {
-                    tracing::warn!(failed = d.failed, "mails given up on after their last attempt; see `monban mail queue --state failed`");
+                    tracing::warn!(
+                        failed = d.failed,
+                        "mails given up on after their last attempt; see `monban mail queue --state failed`"
+                    );
                 }
                 Ok(d) if d.retried > 0 => {
                     tracing::info!(retried = d.retried, "mail delivery failed; retrying later");

@@ -263,7 +263,14 @@ async fn odd_recovery_input_gets_the_normal_answer_and_stores_nothing() {
         a.expect(202);
         assert_eq!(a.json, json!({"status": "accepted"}));
     }
-    assert!(h.service.outbox(None, None, 10).await.unwrap().items.is_empty());
+    assert!(
+        h.service
+            .outbox(None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert_eq!(h.all_users().await, users_before);
     assert_eq!(h.mailer.mails().len(), mails_before);
 }

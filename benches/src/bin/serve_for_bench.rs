@@ -144,9 +144,6 @@ impl Store for InlineReads {
     async fn commit(&self, writes: Vec<Write>) -> StoreResult<()> {
         self.inner.commit(writes).await
     }
-    async fn append_audit(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
-        self.inner.append_audit(events).await
-    }
     async fn audit(
         &self,
         filter: &AuditFilter,

@@ -9,14 +9,14 @@ use crate::flow::account::{self, EmailState};
 use crate::flow::login;
 use crate::mail::Mail;
 use crate::model::{CertOwner, EmailOwners, Tenant, User, UserRef, Write};
-use crate::outbox::{OutboxEntry, OutboxItem, OutboxState};
-use crate::seal;
-use crate::secret::SecretBytes;
 use crate::normalize::{self, email_key};
+use crate::outbox::{OutboxEntry, OutboxItem, OutboxState};
 use crate::password;
 use crate::ports::{Mailer, Store, StoreError};
+use crate::seal;
 use crate::seal::AccessKeyHash;
 use crate::secret::Secret;
+use crate::secret::SecretBytes;
 use crate::time::Timestamp;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -263,8 +263,13 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
     /// audit events that record no state change of their own (an unknown account's
     /// failure, a block started): one atomic write of their own.
     pub(super) async fn record(&self, events: Vec<AuditEvent>) {
-        self.commit_audit(events.into_iter().map(|e| Write::Audit(Box::new(e))).collect())
-            .await;
+        self.commit_audit(
+            events
+                .into_iter()
+                .map(|e| Write::Audit(Box::new(e)))
+                .collect(),
+        )
+        .await;
     }
 
     /// Commits audit appends in batches the store takes, each tried twice; a batch that

@@ -161,7 +161,10 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             }
             match self
                 .store
-                .commit(vec![Write::PutOutbox(Box::new(e)), Write::Audit(Box::new(ev))])
+                .commit(vec![
+                    Write::PutOutbox(Box::new(e)),
+                    Write::Audit(Box::new(ev)),
+                ])
                 .await
             {
                 Ok(()) => {
@@ -182,10 +185,22 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
         kind: crate::outbox::RequestKind,
         request: QueuedRequest,
     ) -> Result<()> {
-        let now = self.clock.now();
-        let id = self.outbox_id(now);
-        let w = self.outbox_entry(id, OutboxItem::Request(kind), None, &request, now)?;
-        self.store.commit(vec![w]).await.map_err(store_err)?;
+        let mut out = Err(crate::ports::StoreError::Conflict);
+        for attempt in 0..super::MAX_ATTEMPTS.min(10) {
+            if attempt > 0 {
+                // A fresh entry cannot conflict with another request's; a store answering
+                // a failed condition anyway is tried again with a new ID.
+                self.backoff(attempt).await;
+            }
+            let now = self.clock.now();
+            let id = self.outbox_id(now);
+            let w = self.outbox_entry(id, OutboxItem::Request(kind), None, &request, now)?;
+            out = self.store.commit(vec![w]).await;
+            if out != Err(crate::ports::StoreError::Conflict) {
+                break;
+            }
+        }
+        out.map_err(store_err)?;
         self.wake_courier();
         Ok(())
     }
@@ -322,5 +337,4 @@ impl<S: Store, M: Mailer> AuthService<S, M> {
             }
         }
     }
-
 }

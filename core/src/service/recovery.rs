@@ -3,13 +3,13 @@
 use super::abuse::MailKey;
 use super::common::{bounded, store_err};
 use super::courier::QueuedRequest;
-use crate::outbox::RequestKind;
 use super::{AuthService, ForgotLoginId, MAX_ATTEMPTS, ResetRequest};
 use crate::audit::AuditKind;
 use crate::error::{Error, Feature, Field, Result};
 use crate::flow::recovery::{self, IdentityClaim};
 use crate::model::UserRef;
 use crate::normalize::email_key;
+use crate::outbox::RequestKind;
 use crate::ports::{Mailer, Store};
 use crate::token::parse_opaque;
 

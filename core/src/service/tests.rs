@@ -1,13 +1,13 @@
 //! Unit tests of the service over the in-memory ports.
 
 use super::*;
+use crate::Error;
 use crate::audit::{AuditFilter, AuditKind};
 use crate::flow::account::{NewTenant, ProfileInput};
 use crate::flow::login::{LoginStep, Session};
 use crate::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
-use crate::policy::HashParams;
-use crate::Error;
 use crate::model::UserRef;
+use crate::policy::HashParams;
 use crate::ports::Store;
 
 type Svc = AuthService<Arc<MemoryStore>, Arc<CapturingMailer>>;
@@ -177,7 +177,13 @@ async fn a_failing_mailer_delays_the_mail_and_loses_nothing() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].kind, "otp");
     assert_eq!(queued[0].attempts, 1);
-    assert!(queued[0].last_error.as_deref().unwrap().contains("told to fail"));
+    assert!(
+        queued[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("told to fail")
+    );
     // Not due yet: a second run does nothing.
     assert_eq!(svc.deliver_pending().await.unwrap(), Delivery::default());
     // AND once the mailer works and the back-off passed, it goes out exactly once
@@ -220,7 +226,10 @@ async fn a_mail_that_keeps_failing_is_marked_failed_audited_and_can_be_retried()
         .unwrap()
         .items;
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].kind.as_str(), listed[0].attempts), ("reset_started", 3));
+    assert_eq!(
+        (listed[0].kind.as_str(), listed[0].attempts),
+        ("reset_started", 3)
+    );
     let events = svc
         .audit_events(
             &AuditFilter {

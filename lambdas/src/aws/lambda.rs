@@ -236,6 +236,28 @@ pub async fn service(
     Ok((service, secrets.support_token))
 }
 
+/// The service of a function that serves no support route (`sweeper`, `courier`), from the
+/// environment ([`LambdaConfig::from_env`]) without reading the support token. A
+/// configuration that does not work is reported as an init error, and the process exits.
+pub async fn worker_service() -> LambdaService {
+    let service = match LambdaConfig::from_env() {
+        Ok(mut config) => {
+            // No support route: do not read (or need permission for) the token.
+            config.support_token = None;
+            service(&config).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    match service {
+        Ok((s, _)) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            report_init_error(&e).await;
+            std::process::exit(1);
+        }
+    }
+}
+
 /// The router's state `config` describes.
 pub async fn state(config: &LambdaConfig) -> Result<LambdaState, Error> {
     let (service, support) = service(config).await?;
@@ -278,6 +300,77 @@ pub async fn sweep<S: Store, M: Mailer>(
         "dormancy sweep"
     );
     Ok(serde_json::to_value(&report)?)
+}
+
+// ---- the courier (M-4) -----------------------------------------------------------------------
+
+/// The `courier` function's handler (M-4). Two kinds of event reach it:
+///
+/// - a batch of DynamoDB Stream records of the table (its event source mapping lets only new
+///   outbox entries through): each names an entry by key, which is delivered if it is still
+///   pending and due. A record whose delivery could not even start (the store out) is
+///   answered in `batchItemFailures`, so Lambda retries from it (partial batch response);
+///   a mail the mailer refused is not a failure here: the entry keeps it with its back-off.
+/// - anything else (an EventBridge schedule, every minute): every due entry is delivered —
+///   the retries after a back-off, entries an operator put back, any the stream missed.
+///
+/// Answers `{"batchItemFailures": [...]}` for a stream batch, the counts for a schedule.
+pub async fn courier<S: Store, M: Mailer>(
+    service: &AuthService<S, M>,
+    event: lambda_runtime::LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let started = Instant::now();
+    let Some(records) = event.payload.get("Records").and_then(Value::as_array) else {
+        let d = service.deliver_pending().await.map_err(|e| {
+            tracing::error!(error = %e, "courier: cannot read the outbox");
+            e
+        })?;
+        log_delivery("scheduled delivery", &d, started);
+        return Ok(serde_json::json!({
+            "sent": d.sent, "resolved": d.resolved, "retried": d.retried, "failed": d.failed,
+        }));
+    };
+    let mut total = monban_core::service::Delivery::default();
+    let mut failures = Vec::new();
+    for r in records {
+        let sequence = r
+            .pointer("/dynamodb/SequenceNumber")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let id = r
+            .pointer("/dynamodb/Keys/sk/S")
+            .and_then(Value::as_str)
+            .and_then(|sk| sk.strip_prefix(crate::aws::item::OUTBOX_PREFIX));
+        let inserted = r.get("eventName").and_then(Value::as_str) != Some("REMOVE");
+        let Some(id) = id.filter(|_| inserted) else {
+            continue;
+        };
+        match service.deliver_entry(id).await {
+            Ok(d) => {
+                total.sent += d.sent;
+                total.resolved += d.resolved;
+                total.retried += d.retried;
+                total.failed += d.failed;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "courier: entry not delivered; the batch is retried from it");
+                failures.push(serde_json::json!({ "itemIdentifier": sequence }));
+            }
+        }
+    }
+    log_delivery("stream delivery", &total, started);
+    Ok(serde_json::json!({ "batchItemFailures": failures }))
+}
+
+fn log_delivery(what: &str, d: &monban_core::service::Delivery, started: Instant) {
+    tracing::info!(
+        sent = d.sent,
+        resolved = d.resolved,
+        retried = d.retried,
+        failed = d.failed,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "{what}"
+    );
 }
 
 // ---- a failed start --------------------------------------------------------------------------

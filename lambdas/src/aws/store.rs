@@ -61,10 +61,14 @@
 //! a moment ago (its `BatchGetItem` finds nothing); the unfiltered audit view may trail the
 //! appends by a moment.
 //!
-//! Audit appends are unconditional: one `PutItem`, or `BatchWriteItem`s of 25 (unprocessed items
-//! re-sent with back-off). An append that fails half-way may leave part of its events stored;
-//! the service's second attempt then stores them again under new sequence numbers — for an
-//! audit log a duplicated event is preferred to a lost one.
+//! Audit events ride in the batch of the state change they record: puts with no
+//! condition inside the same `TransactWriteItems`, so an event is stored exactly when its
+//! change is. Events that record no change of their own (an unknown account's failure) are one
+//! unconditional `PutItem`, or one transaction for several. The outbox (M-4) is one partition,
+//! `OUTBOX`, with an entry per sort key `O#<id>` (IDs sort in queueing order): the table's
+//! stream feeds its inserts to the courier function; a consistent `Query` lists what is due.
+//! One partition takes about 1,000 writes a second, and each queued mail costs three (queue,
+//! take, delete): past some 300 mails a second, shard the partition.
 //!
 //! # Errors
 //!
@@ -109,8 +113,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
-    Put, PutRequest, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TransactWriteItem, WriteRequest,
+    Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
 };
 use monban_core::abuse::Counter;
 use monban_core::audit::{AuditEvent, AuditFilter};
@@ -128,8 +132,6 @@ use std::time::Duration;
 pub const MAX_BATCH: usize = 100;
 /// Most items a listing page holds (a larger `limit` is cut to this).
 pub const MAX_PAGE: usize = 1000;
-/// Most requests one `BatchWriteItem` takes.
-const BATCH_WRITE_MAX: usize = 25;
 /// Most keys one `BatchGetItem` takes.
 const BATCH_GET_MAX: usize = 100;
 /// How often unprocessed batch items are re-sent before the call answers `Unavailable`.
@@ -152,7 +154,7 @@ pub struct OpUsage {
 }
 
 /// Calls and consumed capacity per DynamoDB operation (`GetItem`, `PutItem`, …). Audit appends
-/// are counted apart, as `PutItem (audit)` and `BatchWriteItem (audit)`.
+/// appended on their own are counted apart, as `PutItem (audit)`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Usage {
     /// Per operation name.
@@ -251,7 +253,6 @@ consumed!(
         aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput,
         aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     many: aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput,
-        aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput,
         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput
 );
 
@@ -427,10 +428,18 @@ struct Query {
 
 /// One write, ready for the wire.
 enum Op {
-    Put { item: Item, condition: Condition },
-    Delete { key: Item, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Item,
+        condition: Condition,
+    },
     /// An audit event: a put with no condition.
-    Append { item: Item },
+    Append {
+        item: Item,
+    },
 }
 
 struct Condition {
@@ -570,7 +579,9 @@ fn op_of(w: Write) -> StoreResult<Op> {
             condition: at_version(expect),
         },
         Write::PutOutbox(_) | Write::DeleteOutbox { .. } | Write::Audit(_) => {
-            return Err(unavailable("outbox and audit writes are mapped by the store"));
+            return Err(unavailable(
+                "outbox and audit writes are mapped by the store",
+            ));
         }
     })
 }
@@ -918,51 +929,6 @@ impl DynamoStore {
         self.recorded("PutItem (audit)", out, |e| sdk_error("PutItem", e))
             .map(drop)
     }
-
-    /// `BatchWriteItem` puts, 25 per call, re-sending unprocessed items with back-off.
-    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
-        let mut requests = Vec::with_capacity(items.len());
-        for it in items {
-            let put = PutRequest::builder()
-                .set_item(Some(it))
-                .build()
-                .map_err(|e| build_error("a batch put", &e))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        for chunk in requests.chunks(BATCH_WRITE_MAX) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                if attempt > BATCH_RETRIES {
-                    return Err(unavailable(
-                        "dynamodb BatchWriteItem: items left unprocessed (throttled)",
-                    ));
-                }
-                if attempt > 0 {
-                    tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(6)))).await;
-                }
-                attempt += 1;
-                let _f = self.shared.contention.enter();
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&*self.table, std::mem::take(&mut pending))
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await;
-                let out = self.recorded("BatchWriteItem (audit)", out, |e| {
-                    sdk_error("BatchWriteItem", e)
-                })?;
-                if let Some(left) = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&*self.table))
-                {
-                    pending = left;
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 // ---- counters (AB-6) ---------------------------------------------------------------------------
@@ -1282,18 +1248,6 @@ impl Store for DynamoStore {
         out
     }
 
-    async fn append_audit(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
-        let mut items: Vec<Item> = events.iter().map(|e| self.audit_item(e)).collect();
-        match (items.pop(), items.is_empty()) {
-            (None, _) => Ok(()),
-            (Some(one), true) => self.put_unconditional(one).await,
-            (Some(last), false) => {
-                items.push(last);
-                self.batch_put(items).await
-            }
-        }
-    }
-
     async fn audit(
         &self,
         filter: &AuditFilter,
@@ -1543,8 +1497,9 @@ fn index(
 }
 
 /// Creates `table` with the layout of the [module documentation](self) — `pk`/`sk`, on-demand,
-/// the `users` (keys only) and `audit` (all attributes) indexes — waits until it and its
-/// indexes are `ACTIVE`, and enables TTL on `ttl`. A table that exists already is waited for,
+/// the `users` (keys only) and `audit` (all attributes) indexes, a stream of the changed
+/// items' keys (the courier's feed, M-4) — waits until it and its indexes are `ACTIVE`, and
+/// enables TTL on `ttl`. A table that exists already is waited for,
 /// not re-created.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let created = client
@@ -1571,6 +1526,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             item::AUDIT_INDEX_SK,
             ProjectionType::All,
         )?)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .map_err(|e| build_error("the stream specification", &e))?,
+        )
         .send()
         .await;
     if let Err(e) = created

@@ -177,3 +177,119 @@ pub fn write_private(path: &std::path::Path, content: &str) {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 }
+
+/// The table's DynamoDB Stream as Lambda's event source mapping reads it for the courier
+/// function (M-4): new outbox entries only (the template's filter), as DynamoDB stream events.
+pub struct StreamFeed {
+    client: aws_sdk_dynamodbstreams::Client,
+    iterators: Vec<String>,
+}
+
+impl StreamFeed {
+    /// Reads `table`'s stream from its start.
+    pub async fn open(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Self {
+        let arn = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .table()
+            .and_then(|t| t.latest_stream_arn().map(str::to_owned))
+            .unwrap_or_else(|| panic!("table {table} has no stream"));
+        let conf = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+            .endpoint_url(dynamodb_endpoint())
+            .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+                "monbanlocal",
+                "monbanlocal",
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        let client = aws_sdk_dynamodbstreams::Client::from_conf(conf);
+        let stream = client
+            .describe_stream()
+            .stream_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let mut iterators = Vec::new();
+        for shard in stream
+            .stream_description()
+            .map(|d| d.shards())
+            .unwrap_or_default()
+        {
+            let it = client
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(shard.shard_id().unwrap_or_default())
+                .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .unwrap();
+            iterators.extend(it.shard_iterator().map(str::to_owned));
+        }
+        Self { client, iterators }
+    }
+
+    /// The next records that pass the courier's filter (inserts into the `OUTBOX` partition),
+    /// as the `Records` of a DynamoDB stream event; waits up to 10 s for at least `at_least`.
+    pub async fn next_event(&mut self, at_least: usize) -> Value {
+        use aws_sdk_dynamodbstreams::types::{AttributeValue, OperationType};
+        let started = Instant::now();
+        let mut records = Vec::new();
+        loop {
+            let mut next = Vec::new();
+            for it in std::mem::take(&mut self.iterators) {
+                let out = self
+                    .client
+                    .get_records()
+                    .shard_iterator(it)
+                    .send()
+                    .await
+                    .unwrap();
+                for r in out.records() {
+                    let Some(d) = r.dynamodb() else { continue };
+                    let keys = d.keys().cloned().unwrap_or_default();
+                    let s = |k: &str| match keys.get(k) {
+                        Some(AttributeValue::S(v)) => v.clone(),
+                        _ => String::new(),
+                    };
+                    if r.event_name() != Some(&OperationType::Insert)
+                        || s(monban_lambdas::aws::item::PK) != monban_lambdas::aws::item::OUTBOX_PK
+                    {
+                        continue;
+                    }
+                    records.push(serde_json::json!({
+                        "eventID": r.event_id().unwrap_or_default(),
+                        "eventName": "INSERT",
+                        "eventSource": "aws:dynamodb",
+                        "awsRegion": "us-east-1",
+                        "dynamodb": {
+                            "Keys": {
+                                "pk": {"S": s("pk")},
+                                "sk": {"S": s("sk")},
+                            },
+                            "SequenceNumber": d.sequence_number().unwrap_or_default(),
+                            "StreamViewType": "KEYS_ONLY",
+                        },
+                    }));
+                }
+                next.extend(out.next_shard_iterator().map(str::to_owned));
+            }
+            self.iterators = next;
+            if records.len() >= at_least {
+                return serde_json::json!({ "Records": records });
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the stream gave {} outbox inserts, expected {at_least}",
+                records.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod document;
 pub mod limits;
 pub mod login;
+pub mod mail;
 pub mod me;
 pub mod policy;
 pub mod recovery;
@@ -152,6 +153,8 @@ impl Modify for Security {
         support::audit,
         limits::list,
         limits::clear,
+        mail::list,
+        mail::retry,
         recovery::request_reset,
         recovery::open_link_post,
         recovery::open_link_get,
@@ -287,6 +290,8 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
         )
         .route("/support/sweep", post(support::sweep::<S, M>))
         .route("/support/audit", get(support::audit::<S, M>))
+        .route("/support/mail", get(mail::list::<S, M>))
+        .route("/support/mail/{id}/retry", post(mail::retry::<S, M>))
         .route("/support/limits", get(limits::list::<S, M>))
         .route(
             "/support/limits/{address}",

@@ -71,8 +71,9 @@ impl CourierWait {
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.wait);
         loop {
-            let left = monban_embedded::undelivered(&db)
-                .map_err(|e| CliError::new(format!("cannot read the queue in {}: {e}", db.display())))?;
+            let left = monban_embedded::undelivered(&db).map_err(|e| {
+                CliError::new(format!("cannot read the queue in {}: {e}", db.display()))
+            })?;
             if left == 0 {
                 return Ok(());
             }

@@ -350,7 +350,9 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     // (a mail server down) stays queued for the next start (M-4).
     let _ = courier_stop.send(true);
     if tokio::time::timeout(grace, courier).await.is_err() {
-        tracing::warn!("mails still being delivered at shutdown: the rest go out at the next start");
+        tracing::warn!(
+            "mails still being delivered at shutdown: the rest go out at the next start"
+        );
     }
     tracing::info!("stopped");
     Ok(())
