@@ -8,7 +8,8 @@ use crate::engine::Policy;
 use crate::types::{
     AuditFilter, AuditPage, ClientCert, Created, ForgotLoginId, IdentityClaim, LoginRequest,
     LoginStep, MailMessage, MonbanError, NewTenant, NewUser, Permission, ResetRequest, SelfEdit,
-    Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
+    Session, SessionInfo, SweepReport, Timestamp, TotpEnrolment, UserEdit, UserPage, UserRef,
+    UserView,
 };
 use monban_core as core;
 use monban_core::Secret;
@@ -301,10 +302,9 @@ impl Auth {
         )
     }
 
-    /// Mails a new code, voiding the old one (L-3); returns its expiry (Unix seconds).
-    pub fn resend_otp(&self, challenge: String) -> Result<i64, MonbanError> {
-        let t: core::Timestamp = self.run(self.service.resend_otp(&challenge))?;
-        Ok(t.secs())
+    /// Mails a new code, voiding the old one (L-3); returns when the new code expires.
+    pub fn resend_otp(&self, challenge: String) -> Result<Timestamp, MonbanError> {
+        self.run(self.service.resend_otp(&challenge))
     }
 
     /// The signed-in user.

@@ -202,6 +202,26 @@ pub enum PasswordProblem {
     Other,
 }
 
+/// A point in time. Kotlin and Swift see seconds since the Unix epoch (a `Long` / `Int64`);
+/// Python sees an aware `datetime` in UTC (the conversion is in the crate's `uniffi.toml`).
+/// `repr()` shows it as RFC 3339 (`2026-12-05T17:06:00Z`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+uniffi::custom_newtype!(Timestamp, i64);
+
+impl From<core::Timestamp> for Timestamp {
+    fn from(t: core::Timestamp) -> Self {
+        Self(t.secs())
+    }
+}
+
+impl std::fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&core::Timestamp(self.0).rfc3339())
+    }
+}
+
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -453,10 +473,10 @@ pub struct SessionClaims {
     pub credential_version: u64,
     /// Scope.
     pub scope: SessionScope,
-    /// Issued (Unix seconds).
-    pub issued_at: i64,
-    /// Expires (Unix seconds).
-    pub expires_at: i64,
+    /// Issued.
+    pub issued_at: Timestamp,
+    /// Expires.
+    pub expires_at: Timestamp,
 }
 
 impl From<core::token::SessionClaims> for SessionClaims {
@@ -468,8 +488,8 @@ impl From<core::token::SessionClaims> for SessionClaims {
             role: c.role.into(),
             credential_version: c.credential_version,
             scope: c.scope.into(),
-            issued_at: c.issued_at.secs(),
-            expires_at: c.expires_at.secs(),
+            issued_at: c.issued_at.into(),
+            expires_at: c.expires_at.into(),
         }
     }
 }
@@ -522,12 +542,12 @@ pub struct SessionInfo {
     pub factors: Vec<Factor>,
     /// What it may do.
     pub scope: SessionScope,
-    /// When it began (Unix seconds).
-    pub started_at: i64,
-    /// Its last use, to within a minute (Unix seconds).
-    pub last_used_at: i64,
-    /// When it ends if not used again (Unix seconds).
-    pub ends_at: i64,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// Its last use, to within a minute.
+    pub last_used_at: Timestamp,
+    /// When it ends if not used again.
+    pub ends_at: Timestamp,
 }
 
 impl From<core::service::SessionView> for SessionInfo {
@@ -537,9 +557,9 @@ impl From<core::service::SessionView> for SessionInfo {
             current: v.current,
             factors: v.factors.into_iter().map(Into::into).collect(),
             scope: v.scope.into(),
-            started_at: v.started_at.secs(),
-            last_used_at: v.last_used_at.secs(),
-            ends_at: v.ends_at.secs(),
+            started_at: v.started_at.into(),
+            last_used_at: v.last_used_at.into(),
+            ends_at: v.ends_at.into(),
         }
     }
 }
@@ -571,8 +591,8 @@ pub struct Challenge {
     pub token: String,
     /// How the code comes.
     pub method: LoginMethod,
-    /// When the current code expires or the challenge dies (Unix seconds).
-    pub expires_at: i64,
+    /// When the current code expires or the challenge dies.
+    pub expires_at: Timestamp,
     /// Present when the user must first add the authenticator.
     pub enrolment: Option<TotpEnrolment>,
 }
@@ -599,7 +619,7 @@ impl From<core::flow::login::LoginStep> for LoginStep {
                 challenge: Challenge {
                     token: c.token.expose().to_owned(),
                     method: c.method.into(),
-                    expires_at: c.expires_at.secs(),
+                    expires_at: c.expires_at.into(),
                     enrolment: c.enrolment.map(Into::into),
                 },
             },
@@ -638,12 +658,12 @@ pub struct UserView {
     pub locked: bool,
     /// Consecutive failures.
     pub failures: u32,
-    /// Last login (Unix seconds).
-    pub last_login_at: Option<i64>,
-    /// Created (Unix seconds).
-    pub created_at: i64,
-    /// When the password must be changed (Unix seconds; none: never).
-    pub password_expires_at: Option<i64>,
+    /// Last login.
+    pub last_login_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// When the password must be changed (none: never).
+    pub password_expires_at: Option<Timestamp>,
     /// The password is temporary.
     pub temporary_password: bool,
     /// Bound certificate keys.
@@ -670,9 +690,9 @@ impl From<core::service::UserView> for UserView {
             totp_enrolled: u.totp_enrolled,
             locked: u.locked,
             failures: u.failures,
-            last_login_at: u.last_login_at.map(|t| t.secs()),
-            created_at: u.created_at.secs(),
-            password_expires_at: u.password_expires_at.map(|t| t.secs()),
+            last_login_at: u.last_login_at.map(Into::into),
+            created_at: u.created_at.into(),
+            password_expires_at: u.password_expires_at.map(Into::into),
             temporary_password: u.temporary_password,
             certificates: u.certificates,
             password_protect: u.password_protect,
@@ -1048,8 +1068,8 @@ impl TryFrom<AuditFilter> for core::audit::AuditFilter {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 #[uniffi::export(Debug, Display)]
 pub struct AuditEvent {
-    /// When (Unix seconds).
-    pub at: i64,
+    /// When.
+    pub at: Timestamp,
     /// What: a stable snake_case name (`login_succeeded`, `otp_failed`, ...).
     pub kind: String,
     /// Who acted: `user`, `support`, `system` or `anonymous`.
@@ -1084,7 +1104,7 @@ impl From<core::audit::AuditEvent> for AuditEvent {
             Outcome::Failure(code) => (false, Some(code)),
         };
         Self {
-            at: e.at.secs(),
+            at: e.at.into(),
             kind: e.kind.as_str().to_owned(),
             actor: actor.to_owned(),
             actor_tenant,

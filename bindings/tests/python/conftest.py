@@ -45,6 +45,8 @@ def open_auth(tmp_path, preset: str, inbox: Inbox) -> monban.Auth:
 
 
 def failure(excinfo) -> str:
-    """The stable code of a MonbanError.Failed."""
-    assert isinstance(excinfo.value, monban.MonbanError.Failed), excinfo.value
-    return excinfo.value.code
+    """The stable code of a MonbanError, checked to be raised as the class of that code."""
+    err = excinfo.value
+    assert isinstance(err, monban.MonbanError), err
+    assert type(err) is monban._errors.ERRORS[err.code], (type(err), err.code)
+    return err.code.value
