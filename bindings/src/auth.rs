@@ -624,7 +624,9 @@ mod tests {
         let err = auth
             .change_password(session.token.clone(), "abc".into(), "abc".into(), None)
             .unwrap_err();
-        let MonbanError::Failed { code, problems, .. } = &err;
+        let MonbanError::PasswordRejected { code, problems, .. } = &err else {
+            panic!("password_rejected: {err:?}");
+        };
         assert_eq!(code, "password_rejected");
         assert!(!problems.is_empty());
         let full = auth

@@ -249,46 +249,193 @@ impl From<core::PasswordProblem> for PasswordProblem {
     }
 }
 
-/// Every error monban reports: the stable machine code (`login_failed`, `password_rejected`,
-/// ...), the messages in both languages and the details some codes carry.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-pub enum MonbanError {
-    /// An operation failed.
-    #[error("{code}: {message_en}")]
-    Failed {
-        /// The stable machine code (see the core's `Error::code`).
-        code: String,
-        /// The message for a person, in Japanese.
-        message_ja: String,
-        /// The message for a person, in English.
-        message_en: String,
-        /// Whether the same request may succeed if sent again unchanged.
-        retryable: bool,
-        /// The field an `invalid_input` or `field_not_editable` error is about.
-        field: Option<String>,
-        /// Every reason of a `password_rejected` error.
-        problems: Vec<PasswordProblem>,
-    },
+/// Builds [`MonbanError`]: one variant per stable code, each with the same fields, so that
+/// Kotlin and Swift get one exception class (case) per code.
+macro_rules! monban_error {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal,)+) => {
+        /// Every error monban reports: one variant per stable code (`docs/errors.md`), each with
+        /// the code, the messages in both languages and the details some codes carry.
+        #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+        pub enum MonbanError {
+            $(
+                $(#[$doc])*
+                #[error("{code}: {message_en}")]
+                $variant {
+                    /// The stable machine code.
+                    code: String,
+                    /// The message for a person, in Japanese.
+                    message_ja: String,
+                    /// The message for a person, in English.
+                    message_en: String,
+                    /// Whether the same request may succeed if sent again unchanged.
+                    retryable: bool,
+                    /// The input field the error is about (`invalid_input`, ...).
+                    field: Option<String>,
+                    /// Every reason of a `password_rejected` error.
+                    problems: Vec<PasswordProblem>,
+                },
+            )+
+            /// A code this version of the bindings does not know.
+            #[error("{code}: {message_en}")]
+            Other {
+                /// The stable machine code.
+                code: String,
+                /// The message for a person, in Japanese.
+                message_ja: String,
+                /// The message for a person, in English.
+                message_en: String,
+                /// Whether the same request may succeed if sent again unchanged.
+                retryable: bool,
+                /// The input field the error is about, if any.
+                field: Option<String>,
+                /// Every reason of a `password_rejected` error.
+                problems: Vec<PasswordProblem>,
+            },
+        }
+
+        /// The stable codes the variants stand for, in order.
+        #[cfg(test)]
+        pub(crate) const CODES: &[&str] = &[$($code),+];
+
+        impl MonbanError {
+            /// The variant of `code`, with its fields.
+            fn of(details: ErrorDetails) -> Self {
+                let ErrorDetails { code, message_ja, message_en, retryable, field, problems } =
+                    details;
+                match code.as_str() {
+                    $($code => Self::$variant {
+                        code, message_ja, message_en, retryable, field, problems,
+                    },)+
+                    _ => Self::Other { code, message_ja, message_en, retryable, field, problems },
+                }
+            }
+
+            /// The fields every variant has.
+            pub fn details(&self) -> ErrorDetails {
+                match self {
+                    $(Self::$variant { code, message_ja, message_en, retryable, field, problems })|+
+                    | Self::Other { code, message_ja, message_en, retryable, field, problems } => {
+                        ErrorDetails {
+                            code: code.clone(),
+                            message_ja: message_ja.clone(),
+                            message_en: message_en.clone(),
+                            retryable: *retryable,
+                            field: field.clone(),
+                            problems: problems.clone(),
+                        }
+                    }
+                }
+            }
+
+            /// The stable machine code.
+            pub fn code(&self) -> &str {
+                match self {
+                    $(Self::$variant { code, .. })|+ | Self::Other { code, .. } => code,
+                }
+            }
+        }
+    };
+}
+
+monban_error! {
+    /// The input is missing, too long or malformed; `field` names it.
+    InvalidInput = "invalid_input",
+    /// The new password and its confirmation differ.
+    PasswordMismatch = "password_mismatch",
+    /// The new password breaks the policy; `problems` lists every reason.
+    PasswordRejected = "password_rejected",
+    /// The login failed (it never says which input was wrong).
+    LoginFailed = "login_failed",
+    /// The account is locked after too many failures.
+    Locked = "locked",
+    /// The current password given for a voluntary change is wrong.
+    CurrentPasswordWrong = "current_password_wrong",
+    /// Mail one-time codes are chosen but the user has no e-mail address.
+    MailOtpNotConfigured = "mail_otp_not_configured",
+    /// The one-time code is wrong or already used.
+    OtpInvalid = "otp_invalid",
+    /// The login challenge has expired or was used up.
+    ChallengeExpired = "challenge_expired",
+    /// A new code was asked for too often.
+    ResendLimited = "resend_limited",
+    /// The e-mail address is already used in a way the rules forbid.
+    EmailTaken = "email_taken",
+    /// The tenant already has its one user marked "same as the admin".
+    SameAsAdminTaken = "same_as_admin_taken",
+    /// Mail one-time codes need an e-mail address.
+    EmailRequiredForMailOtp = "email_required_for_mail_otp",
+    /// The user ID is already used in the tenant.
+    UserIdTaken = "user_id_taken",
+    /// A tenant with this code already exists.
+    TenantExists = "tenant_exists",
+    /// The client certificate is already bound to another user.
+    CertificateTaken = "certificate_taken",
+    /// Shipping users need a tenant that ships goods.
+    ShippingNotAllowed = "shipping_not_allowed",
+    /// The session's role may not do this.
+    Forbidden = "forbidden",
+    /// Only support staff may do this.
+    SupportOnly = "support_only",
+    /// This field cannot be changed; `field` names it.
+    FieldNotEditable = "field_not_editable",
+    /// No such user or tenant.
+    NotFound = "not_found",
+    /// No such live session of this user.
+    SessionNotFound = "session_not_found",
+    /// The session may only change the password.
+    PasswordChangeRequired = "password_change_required",
+    /// The session token is invalid, expired or ended.
+    SessionInvalid = "session_invalid",
+    /// The reset link is invalid, expired or already used.
+    ResetLinkInvalid = "reset_link_invalid",
+    /// The details given for the reset do not match.
+    ResetInputInvalid = "reset_input_invalid",
+    /// The policy does not enable this feature.
+    NotEnabled = "not_enabled",
+    /// The policy is invalid.
+    PolicyInvalid = "policy_invalid",
+    /// Someone else changed the same record at the same time (retryable).
+    Conflict = "conflict",
+    /// The service is busy (retryable).
+    Busy = "busy",
+    /// Too many attempts in a short time (retryable later).
+    Throttled = "throttled",
+    /// The database could not be reached (retryable).
+    StoreUnavailable = "store_unavailable",
+    /// A mail could not be handed to the mailer.
+    MailFailed = "mail_failed",
+    /// The request could not be read (a bad cursor, for example).
+    InvalidRequest = "invalid_request",
+}
+
+/// The fields of every [`MonbanError`] variant (Rust-side only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorDetails {
+    /// The stable machine code.
+    pub code: String,
+    /// The message for a person, in Japanese.
+    pub message_ja: String,
+    /// The message for a person, in English.
+    pub message_en: String,
+    /// Whether the same request may succeed if sent again unchanged.
+    pub retryable: bool,
+    /// The input field the error is about, if any.
+    pub field: Option<String>,
+    /// Every reason of a `password_rejected` error.
+    pub problems: Vec<PasswordProblem>,
 }
 
 impl MonbanError {
-    /// The stable machine code.
-    pub fn code(&self) -> &str {
-        match self {
-            MonbanError::Failed { code, .. } => code,
-        }
-    }
-
     /// An error of the bindings themselves (bad argument, I/O), with a core-style code.
     pub(crate) fn other(code: &str, detail: impl std::fmt::Display) -> Self {
-        MonbanError::Failed {
+        Self::of(ErrorDetails {
             code: code.to_owned(),
             message_ja: detail.to_string(),
             message_en: detail.to_string(),
             retryable: false,
             field: None,
             problems: Vec::new(),
-        }
+        })
     }
 }
 
@@ -307,14 +454,14 @@ impl From<core::Error> for MonbanError {
             core::Error::PasswordRejected(found) => found.iter().map(|&p| p.into()).collect(),
             _ => Vec::new(),
         };
-        MonbanError::Failed {
+        MonbanError::of(ErrorDetails {
             code: e.code().to_owned(),
             message_ja: e.message(core::Lang::Ja),
             message_en: e.message(core::Lang::En),
             retryable: e.is_retryable(),
             field,
             problems,
-        }
+        })
     }
 }
 
@@ -1266,14 +1413,15 @@ mod tests {
             core::PasswordProblem::TooShort { min: 8 },
             core::PasswordProblem::Common,
         ]));
-        let MonbanError::Failed {
+        assert!(matches!(e, MonbanError::PasswordRejected { .. }));
+        let ErrorDetails {
             code,
             message_ja,
             message_en,
             retryable,
             field,
             problems,
-        } = e;
+        } = e.details();
         assert_eq!(code, "password_rejected");
         assert!(!message_ja.is_empty() && !message_en.is_empty());
         assert!(!retryable && field.is_none());
@@ -1288,7 +1436,8 @@ mod tests {
             core::Field::Email,
             core::InputProblem::Format,
         ));
-        let MonbanError::Failed { code, field, .. } = &e;
+        assert!(matches!(e, MonbanError::InvalidInput { .. }));
+        let ErrorDetails { code, field, .. } = e.details();
         assert_eq!(
             (code.as_str(), field.as_deref()),
             ("invalid_input", Some("email"))
@@ -1298,6 +1447,44 @@ mod tests {
                 .to_string()
                 .starts_with("conflict: ")
         );
+    }
+
+    #[test]
+    fn every_documented_code_has_its_variant() {
+        // The codes of docs/errors.md's status table, less those only the HTTP server answers.
+        let docs = include_str!("../../docs/errors.md");
+        let table = docs
+            .split("<!-- generated:statuses -->")
+            .nth(1)
+            .and_then(|t| t.split("<!-- /generated -->").next())
+            .unwrap();
+        let http_only = [
+            "unauthorized",
+            "route_not_found",
+            "method_not_allowed",
+            "request_timeout",
+            "payload_too_large",
+            "internal",
+        ];
+        let mut documented: Vec<&str> = table
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| !http_only.contains(c))
+            .collect();
+        documented.sort_unstable();
+        let mut ours = CODES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(documented, ours);
+        for code in CODES {
+            let e = MonbanError::other(code, "x");
+            assert!(!matches!(e, MonbanError::Other { .. }), "{code}");
+            assert_eq!(e.code(), *code);
+        }
+        assert!(matches!(
+            MonbanError::other("no_such_code", "x"),
+            MonbanError::Other { .. }
+        ));
     }
 
     #[test]

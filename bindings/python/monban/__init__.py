@@ -134,7 +134,7 @@ except Exception:  # pragma: no cover - running from a source tree without metad
 
 # ---- errors: every error the Rust library reports becomes its own exception class ---------------
 #
-# The generated module turns an error into `MonbanError.Failed` in one place, its error
+# The generated module turns an error into its `MonbanError.<Variant>` in one place, its error
 # converter's `lift`; wrapping it there covers every function, method and constructor. (The name
 # is uniffi 0.32's; the tests fail loudly if a uniffi upgrade renames it.)
 _converter: Any = getattr(_ffi, "_UniffiFfiConverterTypeMonbanError")

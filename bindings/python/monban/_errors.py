@@ -310,7 +310,8 @@ ERRORS: Dict[Code, Type[MonbanError]] = {
 
 
 def from_ffi(e: Any) -> MonbanError:
-    """The typed exception for a `MonbanError.Failed` of the generated FFI module.
+    """The typed exception for an error of the generated FFI module (its `MonbanError.LoginFailed`,
+    ...: one variant per code, with the same fields).
 
     The wheel ships the Rust library and this layer together, and the tests check that every
     code the library reports has its class here.

@@ -1,6 +1,7 @@
 // The Kotlin test program of the bindings: a Kotlin Mailer captures the mails; the Kuroneko
 // admin is created, logs in with the mailed temporary password and one-time code (mail OTP),
-// changes the password, logs in again; wrong codes and passwords give the stable error codes;
+// changes the password, logs in again; wrong codes and passwords throw the exception class of
+// their stable code;
 // a TOTP user enrols and signs in with a code computed from the enrolment secret.
 // Exits with status 1 on the first failed check.
 package monban.test
@@ -30,12 +31,13 @@ fun check(ok: Boolean, what: String) {
     println("ok: $what")
 }
 
-fun code(block: () -> Unit): String =
+// The exception a call throws (one class per stable code), or null when it succeeds.
+fun failure(block: () -> Unit): MonbanException? =
     try {
         block()
-        "no error"
-    } catch (e: MonbanException.Failed) {
-        e.code
+        null
+    } catch (e: MonbanException) {
+        e
     }
 
 const val TENANT = "999999999"
@@ -73,19 +75,31 @@ fun main() {
     check(challenge.method == LoginMethod.MAIL_OTP, "by mail OTP")
     val otp = inbox.secret(ADMIN_MAIL, MailKind.OTP)
     val wrong = ((otp.toInt() + 1) % 1_000_000).toString().padStart(6, '0')
-    check(code { auth.verifySecondFactor(challenge.token, wrong) } == "otp_invalid", "a wrong code is otp_invalid")
+    check(failure { auth.verifySecondFactor(challenge.token, wrong) } is MonbanException.OtpInvalid, "a wrong code is OtpInvalid")
     var session = auth.verifySecondFactor(challenge.token, otp)
     check(session.mustChangePassword == ChangeReason.TEMPORARY, "a temporary password forces a change")
     check(
-        code { auth.adminListUsers(session.token) } == "password_change_required",
+        failure { auth.adminListUsers(session.token) } is MonbanException.PasswordChangeRequired,
         "nothing else before the change",
+    )
+    val rejected = failure { auth.changePassword(session.token, "abc", "abc") }
+    check(
+        rejected is MonbanException.PasswordRejected &&
+            rejected.code == "password_rejected" && !rejected.retryable &&
+            rejected.problems.contains(PasswordProblem.TooShort(8uL)),
+        "a short new password is PasswordRejected, with TooShort(min = 8) among its problems",
     )
     session = auth.changePassword(session.token, "Kuro2025neko", "Kuro2025neko")
     check(session.mustChangePassword == null, "a full session after the change")
     check(auth.whoami(session.token).userId == TENANT, "whoami is the admin")
 
     // Log in again with the new password; L-5 for a wrong one.
-    check(code { auth.login(req(TENANT, "Wrong2025ab")) } == "login_failed", "a wrong password is login_failed")
+    val failed = failure { auth.login(req(TENANT, "Wrong2025ab")) }
+    check(
+        failed is MonbanException.LoginFailed && failed.code == "login_failed" &&
+            failed.messageEn.isNotEmpty() && !failed.message.contains("Wrong2025ab"),
+        "a wrong password is LoginFailed, without the password in its message",
+    )
     step = auth.login(req(TENANT, "Kuro2025neko"))
     challenge = (step as LoginStep.SecondFactor).challenge
     val admin = auth.verifySecondFactor(challenge.token, inbox.secret(ADMIN_MAIL, MailKind.OTP))
