@@ -9,6 +9,11 @@ package monban.test
 import uniffi.monban.*
 import java.nio.file.Files
 import kotlin.system.exitProcess
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 
 class Inbox : Mailer {
     val mails = java.util.Collections.synchronizedList(mutableListOf<MailMessage>())
@@ -124,7 +129,43 @@ fun main() {
 
     val events = auth.auditEvents(AuditFilter(tenant = TENANT, kind = "otp_failed"), null, 100u)
     check(events.items.isNotEmpty(), "the audit trail has the failed code")
+
+    suspendApi(auth, inbox)
     auth.close()
     policy.close()
     println("kotlin: $checks checks passed")
+}
+
+// The same flows as suspend functions (AsyncAuth), all on runBlocking's one thread: two wrong
+// logins at once, each LoginFailed, while a ticker coroutine on that thread keeps running;
+// then a mail OTP login and whoami.
+fun suspendApi(blocking: Auth, inbox: Inbox) = runBlocking {
+    val auth = AsyncAuth(blocking)
+    var ticks = 0
+    var running = true
+    val ticker = launch {
+        while (running) {
+            delay(1)
+            ticks++
+        }
+    }
+    val wrong = listOf("Wrong2025cd", "Wrong2025ef").map { pw ->
+        async {
+            try {
+                auth.login(req(TENANT, pw))
+                null
+            } catch (e: MonbanException) {
+                e
+            }
+        }
+    }.awaitAll()
+    check(wrong.all { it is MonbanException.LoginFailed }, "suspend logins throw LoginFailed")
+    val step = auth.login(req(TENANT, "Kuro2025neko"))
+    val challenge = (step as LoginStep.SecondFactor).challenge
+    val session = auth.verifySecondFactor(challenge.token, inbox.secret(ADMIN_MAIL, MailKind.OTP))
+    check(auth.whoami(session.token).userId == TENANT, "suspend whoami is the admin")
+    running = false
+    ticker.join()
+    check(ticks > 0, "the coroutine thread kept running other coroutines ($ticks ticks)")
+    auth.close()
 }
