@@ -74,7 +74,8 @@ impl AsyncAuth {
         self.auth.set_clock_offset(seconds)
     }
 
-    /// First factor (T-2, T-5, L-1, L-5, L-8).
+    /// The first step of a login: the password (or a client certificate); answers a challenge
+    /// for the second factor, or a session (T-2, T-5, L-1, L-5, L-8).
     pub async fn login(&self, request: LoginRequest) -> Result<LoginStep, MonbanError> {
         self.call(move |auth| auth.login(request)).await
     }
@@ -139,7 +140,7 @@ impl AsyncAuth {
             .await
     }
 
-    /// A user's edit of itself (P-3).
+    /// The user edits its own profile; absent fields stay (P-3).
     pub async fn edit_self(&self, token: String, edit: SelfEdit) -> Result<UserView, MonbanError> {
         self.call(move |auth| auth.edit_self(token, edit)).await
     }

@@ -285,7 +285,8 @@ impl Auth {
 
     // ---- login -----------------------------------------------------------------------------
 
-    /// First factor (T-2, T-5, L-1, L-5, L-8).
+    /// The first step of a login: the password (or a client certificate); answers a challenge
+    /// for the second factor, or a session (T-2, T-5, L-1, L-5, L-8).
     pub fn login(&self, request: LoginRequest) -> Result<LoginStep, MonbanError> {
         self.run(self.service.login(request.into()))
     }
@@ -358,7 +359,7 @@ impl Auth {
         ))
     }
 
-    /// A user's edit of itself (P-3).
+    /// The user edits its own profile; absent fields stay (P-3).
     pub fn edit_self(&self, token: String, edit: SelfEdit) -> Result<UserView, MonbanError> {
         self.run(self.service.edit_self(&token, &edit.into()))
     }
