@@ -161,7 +161,7 @@ def test_auth_closes_and_works_as_a_context_manager(tmp_path, inbox):
     with pytest.raises(ValueError, match="closed"):
         auth.login(wrong_login())
     auth.close()  # twice is fine
-    # The database is free again: another Auth opens it and sees the tenant.
+    # Another Auth opens the same file and finds the tenant stored.
     with open_auth(tmp_path, "kuroneko", inbox) as again:
         with pytest.raises(monban.TenantExists):
             again.support_create_tenant(new_tenant())
