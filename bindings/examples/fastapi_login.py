@@ -10,8 +10,8 @@ Mail goes through a Python `Mailer`; this one keeps the mails in memory (`Outbox
 a real app would hand them to its mail service. Errors answer JSON `{code, message, field}`
 with the HTTP status the HTTP API uses for that code.
 
-Run it: `uvicorn --factory fastapi_login:app_from_env` with MONBAN_DB (default monban.db) and MONBAN_POLICY
-(default kuroneko) set. The test is bindings/tests/python/test_fastapi_example.py.
+Run it: `uvicorn --factory fastapi_login:app_from_env`, with MONBAN_DB (default monban.db) and
+MONBAN_POLICY (default kuroneko) set. The test is bindings/tests/python/test_fastapi_example.py.
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def create_app(db_path: str, policy: monban.Policy, mailer: monban.Mailer) -> Fa
         return monban.to_dict(await auth.whoami(token))
 
     @app.post("/logout", status_code=204)
-    async def logout(token: str = Depends(bearer), auth: monban.aio.Auth = Depends(get_auth)) -> None:
+    async def logout(
+        token: str = Depends(bearer), auth: monban.aio.Auth = Depends(get_auth)
+    ) -> None:
         await auth.logout(token)
 
     return app

@@ -5,9 +5,10 @@
         step = await auth.login(monban.LoginRequest(identifier="...", password="..."))
 
 Every method of `monban.Auth` is here as a coroutine with the same arguments and the same
-exceptions. While one call hashes a password or waits for the database, the event loop goes on
-serving other tasks. Calls run on the loop's default executor, or on the `executor` you give.
-A Python `Mailer` is called on a worker thread, so it must not touch the event loop's objects.
+exceptions (but `policy_name`, `now` and `set_clock_offset`, which answer at once). While one
+call hashes a password or waits for the database, the event loop goes on serving other tasks.
+Calls run on the loop's default executor, or on the `executor` you give. A Python `Mailer` is
+called on a worker thread, so it must not touch the event loop's objects.
 """
 
 from __future__ import annotations
@@ -110,17 +111,17 @@ class Auth:
     def __repr__(self) -> str:
         return f"<monban.aio.Auth of {self.sync!r}>"
 
-    async def policy_name(self) -> str:
-        """The policy's name."""
-        return await _call(self._executor, self.sync.policy_name)
+    def policy_name(self) -> str:
+        """The policy's name (answers at once, no thread needed)."""
+        return self.sync.policy_name()
 
-    async def now(self) -> int:
-        """Now as the service sees it, in Unix seconds (what `totp_code` and `Totp` take)."""
-        return await _call(self._executor, self.sync.now)
+    def now(self) -> int:
+        """Now as the service sees it, in Unix seconds (answers at once)."""
+        return self.sync.now()
 
-    async def set_clock_offset(self, seconds: int) -> None:
-        """Moves the service's clock `seconds` ahead (tests of expiry, lockout and dormancy);"""
-        return await _call(self._executor, self.sync.set_clock_offset, seconds)
+    def set_clock_offset(self, seconds: int) -> None:
+        """Moves the service's clock `seconds` ahead (tests); 0 goes back to the system clock."""
+        self.sync.set_clock_offset(seconds)
 
     async def login(self, request: LoginRequest) -> LoginStep:
         """The first step of a login: the password (or a client certificate). Answers a"""
@@ -158,9 +159,12 @@ class Auth:
         """Ends every session of the user but this one; answers how many ended."""
         return await _call(self._executor, self.sync.end_other_sessions, token)
 
-    async def change_password(self, token: str, current: Optional[str] = None, *, new: str, confirm: str) -> Session:
+    async def change_password(
+        self, token: str, current: Optional[str] = None, *, new: str, confirm: str
+    ) -> Session:
         """Changes the password and answers a full session."""
-        return await _call(self._executor, functools.partial(self.sync.change_password, new=new, confirm=confirm), token, current)
+        change = functools.partial(self.sync.change_password, new=new, confirm=confirm)
+        return await _call(self._executor, change, token, current)
 
     async def edit_self(self, token: str, edit: SelfEdit) -> UserView:
         """The user's edit of its own profile; absent fields stay."""
@@ -174,7 +178,9 @@ class Auth:
         """Confirms the authenticator with a code from it."""
         return await _call(self._executor, self.sync.confirm_totp, token, code)
 
-    async def admin_list_users(self, token: str, after: Optional[str] = None, limit: int = 100) -> UserPage:
+    async def admin_list_users(
+        self, token: str, after: Optional[str] = None, limit: int = 100
+    ) -> UserPage:
         """The admin's tenant's users, a page at a time (`after`: the previous page's `next`)."""
         return await _call(self._executor, self.sync.admin_list_users, token, after, limit)
 
@@ -220,17 +226,25 @@ class Auth:
 
     async def support_change_admin_email(self, tenant: str, new_email: str) -> None:
         """Changes a tenant admin's e-mail address."""
-        return await _call(self._executor, self.sync.support_change_admin_email, tenant, new_email)
+        change = self.sync.support_change_admin_email
+        return await _call(self._executor, change, tenant, new_email)
 
-    async def support_bind_certificate(self, user: UserRef, certificate: ClientCert, replace: bool = False) -> None:
+    async def support_bind_certificate(
+        self, user: UserRef, certificate: ClientCert, replace: bool = False
+    ) -> None:
         """Binds a client certificate to a user (`replace`: drop the ones bound before)."""
-        return await _call(self._executor, self.sync.support_bind_certificate, user, certificate, replace)
+        bind = self.sync.support_bind_certificate
+        return await _call(self._executor, bind, user, certificate, replace)
 
-    async def support_list_users(self, tenant: str, after: Optional[str] = None, limit: int = 100) -> UserPage:
+    async def support_list_users(
+        self, tenant: str, after: Optional[str] = None, limit: int = 100
+    ) -> UserPage:
         """A tenant's users, a page at a time."""
         return await _call(self._executor, self.sync.support_list_users, tenant, after, limit)
 
-    async def audit_events(self, filter: Optional[AuditFilter] = None, after: Optional[str] = None, limit: int = 100) -> AuditPage:
+    async def audit_events(
+        self, filter: Optional[AuditFilter] = None, after: Optional[str] = None, limit: int = 100
+    ) -> AuditPage:
         """The audit trail, oldest first, a page at a time; `filter` narrows it."""
         return await _call(self._executor, self.sync.audit_events, filter, after, limit)
 
