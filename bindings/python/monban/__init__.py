@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum as _enum
 import datetime as _datetime
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, FrozenSet, List, Optional, Type
 
 from . import _errors
 from ._errors import (
@@ -180,24 +180,46 @@ def wire(value: _enum.Enum) -> str:
     return value.name.lower()
 
 
-def to_dict(record: Any) -> Dict[str, Any]:
-    """A record's fields as a dict (nested records as dicts, enums as their HTTP API strings,
-    times as `datetime`), e.g. for JSON. Unlike `repr()`, it holds the secrets the record has."""
-    out = _plain(record)
+# The fields that hold a secret, per record: the same ones `repr()` shows as "[redacted]" (the
+# Rust side's `redacted_debug!` list; a test holds the two together).
+SECRET_FIELDS: Dict[str, FrozenSet[str]] = {
+    "MailMessage": frozenset({"body"}),
+    "LoginRequest": frozenset({"password", "access_key"}),
+    "Session": frozenset({"token"}),
+    "TotpEnrolment": frozenset({"secret_base32", "uri"}),
+    "Challenge": frozenset({"token"}),
+    "NewTenant": frozenset({"access_key"}),
+    "Created": frozenset({"temporary_password"}),
+    "ResetRequest": frozenset({"access_key"}),
+    "TotpSecret": frozenset({"secret_base32", "uri"}),
+}
+"""The secret fields of each record type, by class name."""
+
+
+def to_dict(record: Any, *, secrets: bool = False) -> Dict[str, Any]:
+    """A record's fields as a dict, e.g. for JSON: nested records as dicts, enums as their HTTP
+    API strings, times as `datetime`s. Secrets (a session's token, a mail's body, ...) read
+    "[redacted]", as in `repr()`, unless `secrets=True`."""
+    out = _plain(record, secrets)
     if not isinstance(out, dict):
-        raise TypeError(f"not a monban record: {record!r}")
+        raise TypeError(f"not a monban record: {type(record).__name__}")
     return out
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, secrets: bool) -> Any:
     if isinstance(value, _enum.Enum):
         return wire(value)
     if value is None or isinstance(value, (str, int, float, bool, bytes, _datetime.datetime)):
         return value
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, secrets) for v in value]
     if hasattr(value, "__dict__"):
-        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
+        hidden = frozenset() if secrets else SECRET_FIELDS.get(type(value).__name__, frozenset())
+        return {
+            k: ("[redacted]" if v is not None and k in hidden else _plain(v, secrets))
+            for k, v in vars(value).items()
+            if not k.startswith("_")
+        }
     return value
 
 

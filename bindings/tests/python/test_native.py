@@ -145,7 +145,36 @@ def test_times_are_aware_datetimes_and_records_become_dicts(tmp_path, inbox):
         assert user == auth.whoami(session.token)  # records compare by value
         s = monban.to_dict(session)
         assert s["claims"]["scope"] == "change_password"
-        assert s["token"] == session.token  # to_dict is the data, secrets included
+        assert s["token"] == "[redacted]" and session.token not in str(s)
+        assert monban.to_dict(session, secrets=True)["token"] == session.token
+        c = monban.to_dict(step)["challenge"]
+        assert c["token"] == "[redacted]" and c["method"] == "mail_otp"
+
+
+def test_to_dict_hides_what_repr_hides():
+    """Every record with secret fields: to_dict redacts exactly the fields repr() redacts."""
+    samples = {
+        "MailMessage": monban.MailMessage(to="a@b.c", kind=monban.MailKind.OTP,
+                                          lang=monban.Lang.EN, subject="s", body="SECRET"),
+        "LoginRequest": monban.LoginRequest(identifier="u", password="SECRET",
+                                            access_key="SECRET"),
+        "TotpSecret": monban.TotpSecret(secret_base32="SECRET", uri="SECRET"),
+        "TotpEnrolment": monban.TotpEnrolment(secret_base32="SECRET", uri="SECRET"),
+        "ResetRequest": monban.ResetRequest(user_id="u", access_key="SECRET"),
+        "Created": monban.Created(user=monban.UserRef(tenant="t", user_id="u"),
+                                  temporary_password="SECRET"),
+        "NewTenant": monban.NewTenant(code="c", name="n", access_key="SECRET",
+                                      admin=monban.ProfileInput(name="n")),
+    }
+    assert set(samples) <= set(monban.SECRET_FIELDS)
+    for name, record in samples.items():
+        assert "SECRET" not in repr(record), name
+        d = monban.to_dict(record)
+        assert {k for k, v in d.items() if v == "[redacted]"} == monban.SECRET_FIELDS[name], name
+        assert "SECRET" not in str(d), name
+        assert "SECRET" in str(monban.to_dict(record, secrets=True)), name
+    with pytest.raises(TypeError):
+        monban.to_dict("not a record")
 
 
 # ---- Auth as a resource -----------------------------------------------------------------------
