@@ -2,11 +2,13 @@
 records as dicts, `Auth` as a context manager, docstrings in plain words, and asyncio."""
 
 import asyncio
+import gc
 import datetime
 import json
 import os
 import re
 import time
+import weakref
 
 import pytest
 
@@ -190,6 +192,13 @@ def test_auth_closes_and_works_as_a_context_manager(tmp_path, inbox):
     with pytest.raises(ValueError, match="closed"):
         auth.login(wrong_login())
     auth.close()  # twice is fine
+    # The Rust side let go of everything: the mailer it held is freed.
+    mailer = Inbox()
+    gone = weakref.ref(mailer)
+    open_auth(tmp_path, "kuroneko", mailer).close()
+    del mailer
+    gc.collect()
+    assert gone() is None
     # Another Auth opens the same file and finds the tenant stored.
     with open_auth(tmp_path, "kuroneko", inbox) as again:
         with pytest.raises(monban.TenantExists):
