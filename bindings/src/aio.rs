@@ -126,17 +126,16 @@ impl AsyncAuth {
         self.call(move |auth| auth.end_other_sessions(token)).await
     }
 
-    /// Forced (no `current`) or voluntary (with `current`) password change (PW-1..PW-5);
-    /// returns a full session.
-    #[uniffi::method(default(current = None))]
+    /// Changes the password and returns a full session: `current` is the present password for
+    /// a voluntary change, none when the session must change it (PW-1..PW-5).
     pub async fn change_password(
         &self,
         token: String,
+        current: Option<String>,
         new: String,
         confirm: String,
-        current: Option<String>,
     ) -> Result<Session, MonbanError> {
-        self.call(move |auth| auth.change_password(token, new, confirm, current))
+        self.call(move |auth| auth.change_password(token, current, new, confirm))
             .await
     }
 

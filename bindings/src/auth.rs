@@ -340,15 +340,15 @@ impl Auth {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
-    /// Forced (no `current`) or voluntary (with `current`) password change (PW-1..PW-5);
-    /// returns a full session.
-    #[uniffi::method(default(current = None))]
+    /// Changes the password and returns a full session: `current` is the present password for
+    /// a voluntary change, none when the session must change it (PW-1..PW-5). The arguments
+    /// come in the core's order; Kotlin and Swift callers name them.
     pub fn change_password(
         &self,
         token: String,
+        current: Option<String>,
         new: String,
         confirm: String,
-        current: Option<String>,
     ) -> Result<Session, MonbanError> {
         let current = current.map(Secret::new);
         self.run(self.service.change_password(
@@ -623,7 +623,7 @@ mod tests {
         let session = auth.verify_second_factor(challenge.token, code).unwrap();
         assert!(session.must_change_password.is_some());
         let err = auth
-            .change_password(session.token.clone(), "abc".into(), "abc".into(), None)
+            .change_password(session.token.clone(), None, "abc".into(), "abc".into())
             .unwrap_err();
         let MonbanError::PasswordRejected { code, problems, .. } = &err else {
             panic!("password_rejected: {err:?}");
@@ -633,9 +633,9 @@ mod tests {
         let full = auth
             .change_password(
                 session.token,
-                "Kuro2025neko".into(),
-                "Kuro2025neko".into(),
                 None,
+                "Kuro2025neko".into(),
+                "Kuro2025neko".into(),
             )
             .unwrap();
         assert_eq!(auth.whoami(full.token).unwrap().user_id, "999999999");

@@ -363,7 +363,7 @@ class Auth:
         must change the password (a temporary or expired one). `new` and `confirm` are keyword
         arguments, so a new password can never be passed where the current one goes.
         """
-        return self._auth.change_password(token, new, confirm, current)
+        return self._auth.change_password(token, current, new, confirm)
 
     def edit_self(self, token: str, edit: SelfEdit) -> UserView:
         """The user's edit of its own profile; absent fields stay."""

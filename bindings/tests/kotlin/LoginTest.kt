@@ -87,14 +87,18 @@ fun main() {
         failure { auth.adminListUsers(session.token) } is MonbanException.PasswordChangeRequired,
         "nothing else before the change",
     )
-    val rejected = failure { auth.changePassword(session.token, "abc", "abc") }
+    val rejected = failure {
+        auth.changePassword(session.token, current = null, new = "abc", confirm = "abc")
+    }
     check(
         rejected is MonbanException.PasswordRejected &&
             rejected.code == "password_rejected" && !rejected.retryable &&
             rejected.problems.contains(PasswordProblem.TooShort(8uL)),
         "a short new password is PasswordRejected, with TooShort(min = 8) among its problems",
     )
-    session = auth.changePassword(session.token, "Kuro2025neko", "Kuro2025neko")
+    session = auth.changePassword(
+        session.token, current = null, new = "Kuro2025neko", confirm = "Kuro2025neko",
+    )
     check(session.mustChangePassword == null, "a full session after the change")
     check(auth.whoami(session.token).userId == TENANT, "whoami is the admin")
 
