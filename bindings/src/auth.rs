@@ -8,8 +8,8 @@ use crate::engine::Policy;
 use crate::types::{
     AuditFilter, AuditPage, ClientCert, Created, DeliveryReport, ForgotLoginId, IdentityClaim,
     LoginRequest, LoginStep, MailMessage, MonbanError, NewTenant, NewUser, OutboxEntryView,
-    Permission, ResetRequest, SelfEdit, Session, SessionInfo, SweepReport, TotpEnrolment, UserEdit,
-    UserPage, UserRef, UserView,
+    Permission, ResetRequest, SelfEdit, Session, SessionInfo, SweepReport, Timestamp,
+    TotpEnrolment, UserEdit, UserPage, UserRef, UserView,
 };
 use monban_core as core;
 use monban_core::Secret;
@@ -363,7 +363,8 @@ impl Auth {
 
     // ---- login -----------------------------------------------------------------------------
 
-    /// First factor (T-2, T-5, L-1, L-5, L-8).
+    /// The first step of a login: the password (or a client certificate); answers a challenge
+    /// for the second factor, or a session (T-2, T-5, L-1, L-5, L-8).
     pub fn login(&self, request: LoginRequest) -> Result<LoginStep, MonbanError> {
         self.run(self.service.login(request.into()))
     }
@@ -380,10 +381,9 @@ impl Auth {
         )
     }
 
-    /// Mails a new code, voiding the old one (L-3); returns its expiry (Unix seconds).
-    pub fn resend_otp(&self, challenge: String) -> Result<i64, MonbanError> {
-        let t: core::Timestamp = self.run(self.service.resend_otp(&challenge))?;
-        Ok(t.secs())
+    /// Mails a new code, voiding the old one (L-3); returns when the new code expires.
+    pub fn resend_otp(&self, challenge: String) -> Result<Timestamp, MonbanError> {
+        self.run(self.service.resend_otp(&challenge))
     }
 
     /// The signed-in user.
@@ -418,15 +418,15 @@ impl Auth {
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
-    /// Forced (no `current`) or voluntary (with `current`) password change (PW-1..PW-5);
-    /// returns a full session.
-    #[uniffi::method(default(current = None))]
+    /// Changes the password and returns a full session: `current` is the present password for
+    /// a voluntary change, none when the session must change it (PW-1..PW-5). The arguments
+    /// come in the core's order; Kotlin and Swift callers name them.
     pub fn change_password(
         &self,
         token: String,
+        current: Option<String>,
         new: String,
         confirm: String,
-        current: Option<String>,
     ) -> Result<Session, MonbanError> {
         let current = current.map(Secret::new);
         self.run(self.service.change_password(
@@ -437,7 +437,7 @@ impl Auth {
         ))
     }
 
-    /// A user's edit of itself (P-3).
+    /// The user edits its own profile; absent fields stay (P-3).
     pub fn edit_self(&self, token: String, edit: SelfEdit) -> Result<UserView, MonbanError> {
         self.run(self.service.edit_self(&token, &edit.into()))
     }
@@ -703,17 +703,19 @@ mod tests {
         let session = auth.verify_second_factor(challenge.token, code).unwrap();
         assert!(session.must_change_password.is_some());
         let err = auth
-            .change_password(session.token.clone(), "abc".into(), "abc".into(), None)
+            .change_password(session.token.clone(), None, "abc".into(), "abc".into())
             .unwrap_err();
-        let MonbanError::Failed { code, problems, .. } = &err;
+        let MonbanError::PasswordRejected { code, problems, .. } = &err else {
+            panic!("password_rejected: {err:?}");
+        };
         assert_eq!(code, "password_rejected");
         assert!(!problems.is_empty());
         let full = auth
             .change_password(
                 session.token,
-                "Kuro2025neko".into(),
-                "Kuro2025neko".into(),
                 None,
+                "Kuro2025neko".into(),
+                "Kuro2025neko".into(),
             )
             .unwrap();
         assert_eq!(auth.whoami(full.token).unwrap().user_id, "999999999");

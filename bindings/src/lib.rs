@@ -14,10 +14,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod aio;
 mod auth;
 mod engine;
 mod types;
 
+pub use aio::AsyncAuth;
 pub use auth::{Auth, Mailer};
 pub use engine::*;
 pub use types::*;

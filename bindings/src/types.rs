@@ -202,6 +202,26 @@ pub enum PasswordProblem {
     Other,
 }
 
+/// A point in time. Kotlin and Swift see seconds since the Unix epoch (a `Long` / `Int64`);
+/// Python sees an aware `datetime` in UTC (the conversion is in the crate's `uniffi.toml`).
+/// `repr()` shows it as RFC 3339 (`2026-12-05T17:06:00Z`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+uniffi::custom_newtype!(Timestamp, i64);
+
+impl From<core::Timestamp> for Timestamp {
+    fn from(t: core::Timestamp) -> Self {
+        Self(t.secs())
+    }
+}
+
+impl std::fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&core::Timestamp(self.0).rfc3339())
+    }
+}
+
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
@@ -229,46 +249,193 @@ impl From<core::PasswordProblem> for PasswordProblem {
     }
 }
 
-/// Every error monban reports: the stable machine code (`login_failed`, `password_rejected`,
-/// ...), the messages in both languages and the details some codes carry.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-pub enum MonbanError {
-    /// An operation failed.
-    #[error("{code}: {message_en}")]
-    Failed {
-        /// The stable machine code (see the core's `Error::code`).
-        code: String,
-        /// The message for a person, in Japanese.
-        message_ja: String,
-        /// The message for a person, in English.
-        message_en: String,
-        /// Whether the same request may succeed if sent again unchanged.
-        retryable: bool,
-        /// The field an `invalid_input` or `field_not_editable` error is about.
-        field: Option<String>,
-        /// Every reason of a `password_rejected` error.
-        problems: Vec<PasswordProblem>,
-    },
+/// Builds [`MonbanError`]: one variant per stable code, each with the same fields, so that
+/// Kotlin and Swift get one exception class (case) per code.
+macro_rules! monban_error {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal,)+) => {
+        /// Every error monban reports: one variant per stable code (`docs/errors.md`), each with
+        /// the code, the messages in both languages and the details some codes carry.
+        #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+        pub enum MonbanError {
+            $(
+                $(#[$doc])*
+                #[error("{code}: {message_en}")]
+                $variant {
+                    /// The stable machine code.
+                    code: String,
+                    /// The message for a person, in Japanese.
+                    message_ja: String,
+                    /// The message for a person, in English.
+                    message_en: String,
+                    /// Whether the same request may succeed if sent again unchanged.
+                    retryable: bool,
+                    /// The input field the error is about (`invalid_input`, ...).
+                    field: Option<String>,
+                    /// Every reason of a `password_rejected` error.
+                    problems: Vec<PasswordProblem>,
+                },
+            )+
+            /// A code this version of the bindings does not know.
+            #[error("{code}: {message_en}")]
+            Other {
+                /// The stable machine code.
+                code: String,
+                /// The message for a person, in Japanese.
+                message_ja: String,
+                /// The message for a person, in English.
+                message_en: String,
+                /// Whether the same request may succeed if sent again unchanged.
+                retryable: bool,
+                /// The input field the error is about, if any.
+                field: Option<String>,
+                /// Every reason of a `password_rejected` error.
+                problems: Vec<PasswordProblem>,
+            },
+        }
+
+        /// The stable codes the variants stand for, in order.
+        #[cfg(test)]
+        pub(crate) const CODES: &[&str] = &[$($code),+];
+
+        impl MonbanError {
+            /// The variant of `code`, with its fields.
+            fn of(details: ErrorDetails) -> Self {
+                let ErrorDetails { code, message_ja, message_en, retryable, field, problems } =
+                    details;
+                match code.as_str() {
+                    $($code => Self::$variant {
+                        code, message_ja, message_en, retryable, field, problems,
+                    },)+
+                    _ => Self::Other { code, message_ja, message_en, retryable, field, problems },
+                }
+            }
+
+            /// The fields every variant has.
+            pub fn details(&self) -> ErrorDetails {
+                match self {
+                    $(Self::$variant { code, message_ja, message_en, retryable, field, problems })|+
+                    | Self::Other { code, message_ja, message_en, retryable, field, problems } => {
+                        ErrorDetails {
+                            code: code.clone(),
+                            message_ja: message_ja.clone(),
+                            message_en: message_en.clone(),
+                            retryable: *retryable,
+                            field: field.clone(),
+                            problems: problems.clone(),
+                        }
+                    }
+                }
+            }
+
+            /// The stable machine code.
+            pub fn code(&self) -> &str {
+                match self {
+                    $(Self::$variant { code, .. })|+ | Self::Other { code, .. } => code,
+                }
+            }
+        }
+    };
+}
+
+monban_error! {
+    /// The input is missing, too long or malformed; `field` names it.
+    InvalidInput = "invalid_input",
+    /// The new password and its confirmation differ.
+    PasswordMismatch = "password_mismatch",
+    /// The new password breaks the policy; `problems` lists every reason.
+    PasswordRejected = "password_rejected",
+    /// The login failed (it never says which input was wrong).
+    LoginFailed = "login_failed",
+    /// The account is locked after too many failures.
+    Locked = "locked",
+    /// The current password given for a voluntary change is wrong.
+    CurrentPasswordWrong = "current_password_wrong",
+    /// Mail one-time codes are chosen but the user has no e-mail address.
+    MailOtpNotConfigured = "mail_otp_not_configured",
+    /// The one-time code is wrong or already used.
+    OtpInvalid = "otp_invalid",
+    /// The login challenge has expired or was used up.
+    ChallengeExpired = "challenge_expired",
+    /// A new code was asked for too often.
+    ResendLimited = "resend_limited",
+    /// The e-mail address is already used in a way the rules forbid.
+    EmailTaken = "email_taken",
+    /// The tenant already has its one user marked "same as the admin".
+    SameAsAdminTaken = "same_as_admin_taken",
+    /// Mail one-time codes need an e-mail address.
+    EmailRequiredForMailOtp = "email_required_for_mail_otp",
+    /// The user ID is already used in the tenant.
+    UserIdTaken = "user_id_taken",
+    /// A tenant with this code already exists.
+    TenantExists = "tenant_exists",
+    /// The client certificate is already bound to another user.
+    CertificateTaken = "certificate_taken",
+    /// Shipping users need a tenant that ships goods.
+    ShippingNotAllowed = "shipping_not_allowed",
+    /// The session's role may not do this.
+    Forbidden = "forbidden",
+    /// Only support staff may do this.
+    SupportOnly = "support_only",
+    /// This field cannot be changed; `field` names it.
+    FieldNotEditable = "field_not_editable",
+    /// No such user or tenant.
+    NotFound = "not_found",
+    /// No such live session of this user.
+    SessionNotFound = "session_not_found",
+    /// The session may only change the password.
+    PasswordChangeRequired = "password_change_required",
+    /// The session token is invalid, expired or ended.
+    SessionInvalid = "session_invalid",
+    /// The reset link is invalid, expired or already used.
+    ResetLinkInvalid = "reset_link_invalid",
+    /// The details given for the reset do not match.
+    ResetInputInvalid = "reset_input_invalid",
+    /// The policy does not enable this feature.
+    NotEnabled = "not_enabled",
+    /// The policy is invalid.
+    PolicyInvalid = "policy_invalid",
+    /// Someone else changed the same record at the same time (retryable).
+    Conflict = "conflict",
+    /// The service is busy (retryable).
+    Busy = "busy",
+    /// Too many attempts in a short time (retryable later).
+    Throttled = "throttled",
+    /// The database could not be reached (retryable).
+    StoreUnavailable = "store_unavailable",
+    /// A mail could not be handed to the mailer.
+    MailFailed = "mail_failed",
+    /// The request could not be read (a bad cursor, for example).
+    InvalidRequest = "invalid_request",
+}
+
+/// The fields of every [`MonbanError`] variant (Rust-side only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorDetails {
+    /// The stable machine code.
+    pub code: String,
+    /// The message for a person, in Japanese.
+    pub message_ja: String,
+    /// The message for a person, in English.
+    pub message_en: String,
+    /// Whether the same request may succeed if sent again unchanged.
+    pub retryable: bool,
+    /// The input field the error is about, if any.
+    pub field: Option<String>,
+    /// Every reason of a `password_rejected` error.
+    pub problems: Vec<PasswordProblem>,
 }
 
 impl MonbanError {
-    /// The stable machine code.
-    pub fn code(&self) -> &str {
-        match self {
-            MonbanError::Failed { code, .. } => code,
-        }
-    }
-
     /// An error of the bindings themselves (bad argument, I/O), with a core-style code.
     pub(crate) fn other(code: &str, detail: impl std::fmt::Display) -> Self {
-        MonbanError::Failed {
+        Self::of(ErrorDetails {
             code: code.to_owned(),
             message_ja: detail.to_string(),
             message_en: detail.to_string(),
             retryable: false,
             field: None,
             problems: Vec::new(),
-        }
+        })
     }
 }
 
@@ -287,14 +454,14 @@ impl From<core::Error> for MonbanError {
             core::Error::PasswordRejected(found) => found.iter().map(|&p| p.into()).collect(),
             _ => Vec::new(),
         };
-        MonbanError::Failed {
+        MonbanError::of(ErrorDetails {
             code: e.code().to_owned(),
             message_ja: e.message(core::Lang::Ja),
             message_en: e.message(core::Lang::En),
             retryable: e.is_retryable(),
             field,
             problems,
-        }
+        })
     }
 }
 
@@ -392,10 +559,10 @@ pub struct OutboxEntryView {
     pub tenant: Option<String>,
     /// `pending` or `failed`.
     pub state: String,
-    /// When it was queued (Unix seconds).
-    pub queued_at: i64,
-    /// Its next attempt, or when it failed for good (Unix seconds).
-    pub due_at: i64,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// Its next attempt, or when it failed for good.
+    pub due_at: Timestamp,
     /// Attempts so far.
     pub attempts: u32,
     /// Why the last attempt failed.
@@ -409,8 +576,8 @@ impl From<core::outbox::OutboxView> for OutboxEntryView {
             kind: v.kind,
             tenant: v.tenant,
             state: v.state,
-            queued_at: v.queued_at.secs(),
-            due_at: v.due_at.secs(),
+            queued_at: v.queued_at.into(),
+            due_at: v.due_at.into(),
             attempts: v.attempts,
             last_error: v.last_error,
         }
@@ -523,10 +690,10 @@ pub struct SessionClaims {
     pub credential_version: u64,
     /// Scope.
     pub scope: SessionScope,
-    /// Issued (Unix seconds).
-    pub issued_at: i64,
-    /// Expires (Unix seconds).
-    pub expires_at: i64,
+    /// Issued.
+    pub issued_at: Timestamp,
+    /// Expires.
+    pub expires_at: Timestamp,
 }
 
 impl From<core::token::SessionClaims> for SessionClaims {
@@ -538,8 +705,8 @@ impl From<core::token::SessionClaims> for SessionClaims {
             role: c.role.into(),
             credential_version: c.credential_version,
             scope: c.scope.into(),
-            issued_at: c.issued_at.secs(),
-            expires_at: c.expires_at.secs(),
+            issued_at: c.issued_at.into(),
+            expires_at: c.expires_at.into(),
         }
     }
 }
@@ -592,12 +759,12 @@ pub struct SessionInfo {
     pub factors: Vec<Factor>,
     /// What it may do.
     pub scope: SessionScope,
-    /// When it began (Unix seconds).
-    pub started_at: i64,
-    /// Its last use, to within a minute (Unix seconds).
-    pub last_used_at: i64,
-    /// When it ends if not used again (Unix seconds).
-    pub ends_at: i64,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// Its last use, to within a minute.
+    pub last_used_at: Timestamp,
+    /// When it ends if not used again.
+    pub ends_at: Timestamp,
 }
 
 impl From<core::service::SessionView> for SessionInfo {
@@ -607,9 +774,9 @@ impl From<core::service::SessionView> for SessionInfo {
             current: v.current,
             factors: v.factors.into_iter().map(Into::into).collect(),
             scope: v.scope.into(),
-            started_at: v.started_at.secs(),
-            last_used_at: v.last_used_at.secs(),
-            ends_at: v.ends_at.secs(),
+            started_at: v.started_at.into(),
+            last_used_at: v.last_used_at.into(),
+            ends_at: v.ends_at.into(),
         }
     }
 }
@@ -641,8 +808,8 @@ pub struct Challenge {
     pub token: String,
     /// How the code comes.
     pub method: LoginMethod,
-    /// When the current code expires or the challenge dies (Unix seconds).
-    pub expires_at: i64,
+    /// When the current code expires or the challenge dies.
+    pub expires_at: Timestamp,
     /// Present when the user must first add the authenticator.
     pub enrolment: Option<TotpEnrolment>,
 }
@@ -669,7 +836,7 @@ impl From<core::flow::login::LoginStep> for LoginStep {
                 challenge: Challenge {
                     token: c.token.expose().to_owned(),
                     method: c.method.into(),
-                    expires_at: c.expires_at.secs(),
+                    expires_at: c.expires_at.into(),
                     enrolment: c.enrolment.map(Into::into),
                 },
             },
@@ -708,12 +875,12 @@ pub struct UserView {
     pub locked: bool,
     /// Consecutive failures.
     pub failures: u32,
-    /// Last login (Unix seconds).
-    pub last_login_at: Option<i64>,
-    /// Created (Unix seconds).
-    pub created_at: i64,
-    /// When the password must be changed (Unix seconds; none: never).
-    pub password_expires_at: Option<i64>,
+    /// Last login.
+    pub last_login_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// When the password must be changed (none: never).
+    pub password_expires_at: Option<Timestamp>,
     /// The password is temporary.
     pub temporary_password: bool,
     /// Bound certificate keys.
@@ -740,9 +907,9 @@ impl From<core::service::UserView> for UserView {
             totp_enrolled: u.totp_enrolled,
             locked: u.locked,
             failures: u.failures,
-            last_login_at: u.last_login_at.map(|t| t.secs()),
-            created_at: u.created_at.secs(),
-            password_expires_at: u.password_expires_at.map(|t| t.secs()),
+            last_login_at: u.last_login_at.map(Into::into),
+            created_at: u.created_at.into(),
+            password_expires_at: u.password_expires_at.map(Into::into),
             temporary_password: u.temporary_password,
             certificates: u.certificates,
             password_protect: u.password_protect,
@@ -1118,8 +1285,8 @@ impl TryFrom<AuditFilter> for core::audit::AuditFilter {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 #[uniffi::export(Debug, Display)]
 pub struct AuditEvent {
-    /// When (Unix seconds).
-    pub at: i64,
+    /// When.
+    pub at: Timestamp,
     /// What: a stable snake_case name (`login_succeeded`, `otp_failed`, ...).
     pub kind: String,
     /// Who acted: `user`, `support`, `system` or `anonymous`.
@@ -1154,7 +1321,7 @@ impl From<core::audit::AuditEvent> for AuditEvent {
             Outcome::Failure(code) => (false, Some(code)),
         };
         Self {
-            at: e.at.secs(),
+            at: e.at.into(),
             kind: e.kind.as_str().to_owned(),
             actor: actor.to_owned(),
             actor_tenant,
@@ -1316,14 +1483,15 @@ mod tests {
             core::PasswordProblem::TooShort { min: 8 },
             core::PasswordProblem::Common,
         ]));
-        let MonbanError::Failed {
+        assert!(matches!(e, MonbanError::PasswordRejected { .. }));
+        let ErrorDetails {
             code,
             message_ja,
             message_en,
             retryable,
             field,
             problems,
-        } = e;
+        } = e.details();
         assert_eq!(code, "password_rejected");
         assert!(!message_ja.is_empty() && !message_en.is_empty());
         assert!(!retryable && field.is_none());
@@ -1338,7 +1506,8 @@ mod tests {
             core::Field::Email,
             core::InputProblem::Format,
         ));
-        let MonbanError::Failed { code, field, .. } = &e;
+        assert!(matches!(e, MonbanError::InvalidInput { .. }));
+        let ErrorDetails { code, field, .. } = e.details();
         assert_eq!(
             (code.as_str(), field.as_deref()),
             ("invalid_input", Some("email"))
@@ -1348,6 +1517,44 @@ mod tests {
                 .to_string()
                 .starts_with("conflict: ")
         );
+    }
+
+    #[test]
+    fn every_documented_code_has_its_variant() {
+        // The codes of docs/errors.md's status table, less those only the HTTP server answers.
+        let docs = include_str!("../../docs/errors.md");
+        let table = docs
+            .split("<!-- generated:statuses -->")
+            .nth(1)
+            .and_then(|t| t.split("<!-- /generated -->").next())
+            .unwrap();
+        let http_only = [
+            "unauthorized",
+            "route_not_found",
+            "method_not_allowed",
+            "request_timeout",
+            "payload_too_large",
+            "internal",
+        ];
+        let mut documented: Vec<&str> = table
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| !http_only.contains(c))
+            .collect();
+        documented.sort_unstable();
+        let mut ours = CODES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(documented, ours);
+        for code in CODES {
+            let e = MonbanError::other(code, "x");
+            assert!(!matches!(e, MonbanError::Other { .. }), "{code}");
+            assert_eq!(e.code(), *code);
+        }
+        assert!(matches!(
+            MonbanError::other("no_such_code", "x"),
+            MonbanError::Other { .. }
+        ));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! | 423 | `locked` | L-6 |
 //! | 429 | `resend_limited`, `throttled` | L-3; `throttled`: this client address failed or asked too often, with `Retry-After` in seconds (AB-1, AB-2) |
 //! | 500 | `policy_invalid`, `internal` | a server fault, never the client's input |
-//! | 503 | `busy`, `store_unavailable`, `mail_failed` | retry later (`busy`: every password-hashing slot is taken, with `Retry-After` (AB-4); the state is stored; M-1 mail after commit) |
+//! | 503 | `busy`, `store_unavailable`, `mail_failed` | retry later (`busy`: every password-hashing slot is taken, with `Retry-After` (AB-4); the state is stored; `mail_failed` is no longer answered: mails are queued, M-4) |
 //!
 //! 400 versus 422: 400 means "I could not read this request"; 422 means "I read it, and the
 //! rules say no" — the message then is the seed text a person should see.

@@ -462,7 +462,7 @@ const WHEN: &[(&str, &str)] = &[
     ),
     (
         "mail_failed",
-        "A mail could not be sent; the state is stored, and the request may be sent again.",
+        "Not answered by any call since mails are queued with the state they report (M-4); kept for clients that know it. A mail the courier gives up on is recorded as `delivery_failed`.",
     ),
 ];
 

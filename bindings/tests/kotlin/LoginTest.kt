@@ -1,6 +1,7 @@
 // The Kotlin test program of the bindings: a Kotlin Mailer captures the mails; the Kuroneko
 // admin is created, logs in with the mailed temporary password and one-time code (mail OTP),
-// changes the password, logs in again; wrong codes and passwords give the stable error codes;
+// changes the password, logs in again; wrong codes and passwords throw the exception class of
+// their stable code;
 // a TOTP user enrols and signs in with a code computed from the enrolment secret.
 // Exits with status 1 on the first failed check.
 package monban.test
@@ -8,6 +9,11 @@ package monban.test
 import uniffi.monban.*
 import java.nio.file.Files
 import kotlin.system.exitProcess
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 
 class Inbox : Mailer {
     val mails = java.util.Collections.synchronizedList(mutableListOf<MailMessage>())
@@ -34,12 +40,13 @@ fun check(ok: Boolean, what: String) {
     println("ok: $what")
 }
 
-fun code(block: () -> Unit): String =
+// The exception a call throws (one class per stable code), or null when it succeeds.
+fun failure(block: () -> Unit): MonbanException? =
     try {
         block()
-        "no error"
-    } catch (e: MonbanException.Failed) {
-        e.code
+        null
+    } catch (e: MonbanException) {
+        e
     }
 
 const val TENANT = "999999999"
@@ -78,19 +85,35 @@ fun main() {
     check(challenge.method == LoginMethod.MAIL_OTP, "by mail OTP")
     val otp = inbox.secret(ADMIN_MAIL, MailKind.OTP)
     val wrong = ((otp.toInt() + 1) % 1_000_000).toString().padStart(6, '0')
-    check(code { auth.verifySecondFactor(challenge.token, wrong) } == "otp_invalid", "a wrong code is otp_invalid")
+    check(failure { auth.verifySecondFactor(challenge.token, wrong) } is MonbanException.OtpInvalid, "a wrong code is OtpInvalid")
     var session = auth.verifySecondFactor(challenge.token, otp)
     check(session.mustChangePassword == ChangeReason.TEMPORARY, "a temporary password forces a change")
     check(
-        code { auth.adminListUsers(session.token) } == "password_change_required",
+        failure { auth.adminListUsers(session.token) } is MonbanException.PasswordChangeRequired,
         "nothing else before the change",
     )
-    session = auth.changePassword(session.token, "Kuro2025neko", "Kuro2025neko")
+    val rejected = failure {
+        auth.changePassword(session.token, current = null, new = "abc", confirm = "abc")
+    }
+    check(
+        rejected is MonbanException.PasswordRejected &&
+            rejected.code == "password_rejected" && !rejected.retryable &&
+            rejected.problems.contains(PasswordProblem.TooShort(8uL)),
+        "a short new password is PasswordRejected, with TooShort(min = 8) among its problems",
+    )
+    session = auth.changePassword(
+        session.token, current = null, new = "Kuro2025neko", confirm = "Kuro2025neko",
+    )
     check(session.mustChangePassword == null, "a full session after the change")
     check(auth.whoami(session.token).userId == TENANT, "whoami is the admin")
 
     // Log in again with the new password; L-5 for a wrong one.
-    check(code { auth.login(req(TENANT, "Wrong2025ab")) } == "login_failed", "a wrong password is login_failed")
+    val failed = failure { auth.login(req(TENANT, "Wrong2025ab")) }
+    check(
+        failed is MonbanException.LoginFailed && failed.code == "login_failed" &&
+            failed.messageEn.isNotEmpty() && !failed.message.contains("Wrong2025ab"),
+        "a wrong password is LoginFailed, without the password in its message",
+    )
     step = auth.login(req(TENANT, "Kuro2025neko"))
     challenge = (step as LoginStep.SecondFactor).challenge
     val admin = auth.verifySecondFactor(challenge.token, inbox.secret(ADMIN_MAIL, MailKind.OTP))
@@ -115,7 +138,43 @@ fun main() {
 
     val events = auth.auditEvents(AuditFilter(tenant = TENANT, kind = "otp_failed"), null, 100u)
     check(events.items.isNotEmpty(), "the audit trail has the failed code")
+
+    suspendApi(auth, inbox)
     auth.close()
     policy.close()
     println("kotlin: $checks checks passed")
+}
+
+// The same flows as suspend functions (AsyncAuth), all on runBlocking's one thread: two wrong
+// logins at once, each LoginFailed, while a ticker coroutine on that thread keeps running;
+// then a mail OTP login and whoami.
+fun suspendApi(blocking: Auth, inbox: Inbox) = runBlocking {
+    val auth = AsyncAuth(blocking)
+    var ticks = 0
+    var running = true
+    val ticker = launch {
+        while (running) {
+            delay(1)
+            ticks++
+        }
+    }
+    val wrong = listOf("Wrong2025cd", "Wrong2025ef").map { pw ->
+        async {
+            try {
+                auth.login(req(TENANT, pw))
+                null
+            } catch (e: MonbanException) {
+                e
+            }
+        }
+    }.awaitAll()
+    check(wrong.all { it is MonbanException.LoginFailed }, "suspend logins throw LoginFailed")
+    val step = auth.login(req(TENANT, "Kuro2025neko"))
+    val challenge = (step as LoginStep.SecondFactor).challenge
+    val session = auth.verifySecondFactor(challenge.token, inbox.secret(ADMIN_MAIL, MailKind.OTP))
+    check(auth.whoami(session.token).userId == TENANT, "suspend whoami is the admin")
+    running = false
+    ticker.join()
+    check(ticks > 0, "the coroutine thread kept running other coroutines ($ticks ticks)")
+    auth.close()
 }

@@ -27,7 +27,7 @@ class Inbox(monban.Mailer):
 
     @property
     def mails(self) -> list:
-        if self.auth is not None:
+        if self.auth is not None and not self.auth.closed:
             self.auth.deliver_pending()
         with self._lock:
             return list(self._mails)
@@ -57,6 +57,8 @@ def open_auth(tmp_path, preset: str, inbox: Inbox) -> monban.Auth:
 
 
 def failure(excinfo) -> str:
-    """The stable code of a MonbanError.Failed."""
-    assert isinstance(excinfo.value, monban.MonbanError.Failed), excinfo.value
-    return excinfo.value.code
+    """The stable code of a MonbanError, checked to be raised as the class of that code."""
+    err = excinfo.value
+    assert isinstance(err, monban.MonbanError), err
+    assert type(err) is monban._errors.ERRORS[err.code], (type(err), err.code)
+    return err.code.value

@@ -42,7 +42,7 @@ def first_login(auth, inbox, user_id, temp, mail, new_password) -> monban.Sessio
     s = log_in(auth, inbox, user_id, temp, mail)
     assert s.must_change_password == monban.ChangeReason.TEMPORARY
     assert s.claims.scope == monban.SessionScope.CHANGE_PASSWORD
-    full = auth.change_password(s.token, new_password, new_password)
+    full = auth.change_password(s.token, new=new_password, confirm=new_password)
     assert full.must_change_password is None
     assert full.claims.scope == monban.SessionScope.FULL
     return full
@@ -108,13 +108,13 @@ def test_step0_to_step3_the_manual(tmp_path, inbox):
         auth.admin_list_users(s.token)
     assert failure(e) == "password_change_required"
     with pytest.raises(monban.MonbanError) as e:
-        auth.change_password(s.token, ADMIN_PW, ADMIN_PW + "x")  # PW-2
+        auth.change_password(s.token, new=ADMIN_PW, confirm=ADMIN_PW + "x")  # PW-2
     assert failure(e) == "password_mismatch"
     with pytest.raises(monban.MonbanError) as e:
-        auth.change_password(s.token, "short", "short")  # PW-1
+        auth.change_password(s.token, new="short", confirm="short")  # PW-1
     assert failure(e) == "password_rejected"
     assert monban.PasswordProblem.TOO_SHORT(min=8) in e.value.problems
-    admin = auth.change_password(s.token, ADMIN_PW, ADMIN_PW)
+    admin = auth.change_password(s.token, new=ADMIN_PW, confirm=ADMIN_PW)
     assert admin.must_change_password is None
     assert auth.can(admin.token, monban.Permission.CREATE_USER)
     assert not auth.can(admin.token, monban.Permission.BUSINESS_MENUS)
@@ -168,9 +168,9 @@ def test_step0_to_step3_the_manual(tmp_path, inbox):
 
     # Voluntary change: the current password is checked, then the old one is refused (PW-5).
     with pytest.raises(monban.MonbanError) as e:
-        auth.change_password(user1.token, USER1_PW_2, USER1_PW_2, current="wrong-pass1")
+        auth.change_password(user1.token, "wrong-pass1", new=USER1_PW_2, confirm=USER1_PW_2)
     assert failure(e) == "current_password_wrong"
-    user1 = auth.change_password(user1.token, USER1_PW_2, USER1_PW_2, current=USER1_PW)
+    user1 = auth.change_password(user1.token, USER1_PW, new=USER1_PW_2, confirm=USER1_PW_2)
     with pytest.raises(monban.MonbanError) as e:
         auth.whoami(admin.token + "x")
     assert failure(e) == "session_invalid"
@@ -309,7 +309,7 @@ def test_totp_enrolment_at_first_login(kuroneko, inbox):
     code = monban.totp_code(policy, step.challenge.enrolment.secret_base32, auth.now())
     s = auth.verify_second_factor(step.challenge.token, code)
     assert s.must_change_password == monban.ChangeReason.TEMPORARY
-    full = auth.change_password(s.token, "Tokei2025ab", "Tokei2025ab")
+    full = auth.change_password(s.token, new="Tokei2025ab", confirm="Tokei2025ab")
     assert auth.whoami(full.token).totp_enrolled
     auth.admin_reset_authenticator(admin.token, "Totp1")
     assert not [u for u in auth.admin_list_users(admin.token).items if u.user_id == "Totp1"][0].totp_enrolled
@@ -352,9 +352,10 @@ def test_a_failing_python_mailer_leaves_the_mail_queued_and_nothing_fails(tmp_pa
     auth.request_password_reset(
         monban.ResetRequest(tenant=TENANT, user_id=TENANT, access_key=ACCESS_KEY)
     )
-    report = auth.deliver_pending()
-    assert report.retried >= 1 and report.sent == 0
+    report = auth.deliver_pending()  # after the background courier's round, if it came first
+    assert report.sent == 0
     [queued] = auth.outbox(state="pending")
+    assert queued.attempts >= 1
     assert queued.kind == "reset_started"
     assert "smtp down" in (queued.last_error or "")
     assert ADMIN_MAIL not in repr(queued)

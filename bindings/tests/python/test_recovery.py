@@ -27,7 +27,7 @@ def accounts(tmp_path, inbox):
     temp = inbox.secret(DESK, MailKind.USER_REGISTERED)
     step = auth.login(monban.LoginRequest(identifier=TENANT, password=temp))
     s = auth.verify_second_factor(step.challenge.token, inbox.secret(DESK, MailKind.OTP))
-    desk = auth.change_password(s.token, PW, PW)
+    desk = auth.change_password(s.token, new=PW, confirm=PW)
     auth.admin_create_user(
         desk.token,
         monban.NewUser(

@@ -6,8 +6,8 @@
 //! it never appears in an error or a log line: a failure is described by the SES error code and
 //! the HTTP status only, and the one log line per mail names its kind and the recipient's domain.
 //!
-//! Every failure is a [`MailError`], which the core answers with the retryable `mail_failed`
-//! after the state it mails about has been stored (DESIGN principle 3). The SDK has already
+//! Every failure is a [`MailError`]: the courier keeps the mail queued with it and tries again
+//! later (M-4). The SDK has already
 //! retried throttling (`TooManyRequestsException`), 5xx answers and transport errors with
 //! backoff by then (its standard retry mode); the message says which kind of failure it was.
 

@@ -210,7 +210,7 @@ pub async fn list_users<S: Store + 'static, M: Mailer + 'static>(
         (status = 409, description = "`user_id_taken` (T-4), `email_taken` (E-1), `same_as_admin_taken` (E-2)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`, `email_required_for_mail_otp` (E-6), `shipping_not_allowed` (R-3)", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn create_user<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -373,7 +373,7 @@ pub async fn end_sessions<S: Store + 'static, M: Mailer + 'static>(
         (status = 403, description = "`forbidden`, `password_change_required`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_input`", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn reset_password<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,

@@ -105,7 +105,7 @@ pub struct Resent {
         (status = 422, description = "`invalid_input`", body = ErrorBody),
         (status = 423, description = "`locked`: only to someone who gave the right password (L-6)", body = ErrorBody),
         (status = 429, description = "`throttled`: too many failed logins from this client address (AB-1); `Retry-After` says when to try again", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn login<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -182,7 +182,7 @@ pub async fn verify_otp<S: Store + 'static, M: Mailer + 'static>(
         (status = 403, description = "`mail_otp_not_configured`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 429, description = "`resend_limited` (L-3)", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn resend_otp<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,

@@ -117,7 +117,7 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` only where the policy opts into revealing unknown accounts", body = ErrorBody),
         (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn request_reset<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -150,7 +150,7 @@ pub async fn request_reset<S: Store + 'static, M: Mailer + 'static>(
         (status = 410, description = "`reset_link_invalid`: used, superseded or expired",
             content((ErrorBody = "application/json"), (String = "text/html"))),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn open_link_post<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -392,7 +392,7 @@ fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str, form: &
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
         (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn identity_reset<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -421,7 +421,7 @@ pub async fn identity_reset<S: Store + 'static, M: Mailer + 'static>(
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
         (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn forgot_login_id<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -449,7 +449,7 @@ pub async fn forgot_login_id<S: Store + 'static, M: Mailer + 'static>(
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`; `reset_input_invalid` where the policy opts in", body = ErrorBody),
         (status = 429, description = "`throttled`: this client address is blocked (AB-1) or asked too often (AB-2); `Retry-After` says when to try again", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn password_notification<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,

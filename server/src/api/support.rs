@@ -381,7 +381,7 @@ pub struct AuditQuery {
         (status = 409, description = "`tenant_exists`, `email_taken`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input` (e.g. full-width digits in the code), `email_required_for_mail_otp`", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn create_tenant<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -543,7 +543,7 @@ fn user_ref(code: &str, id: &str) -> Result<CoreUserRef, ApiError> {
         (status = 409, description = "`user_id_taken` (T-4), `email_taken` (E-1), `same_as_admin_taken` (E-2)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_input`, `email_required_for_mail_otp` (E-6), `shipping_not_allowed` (R-3)", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn create_user<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
@@ -663,7 +663,7 @@ pub async fn unlock<S: Store + 'static, M: Mailer + 'static>(
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_input`", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`, `mail_failed`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
     ))]
 pub async fn reset_password<S: Store + 'static, M: Mailer + 'static>(
     State(st): State<AppState<S, M>>,
