@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod extract;
 pub mod http_error;
+pub mod pages;
 pub mod state;
 
 pub use api::{ApiDoc, BODY_LIMIT, router};

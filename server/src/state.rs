@@ -24,6 +24,7 @@ struct Inner<S, M> {
     trust_cert_header: bool,
     body_timeout: Option<Duration>,
     trusted_proxies: Arc<[crate::extract::Cidr]>,
+    theme: Arc<crate::pages::Theme>,
 }
 
 impl<S, M> Clone for Inner<S, M> {
@@ -34,6 +35,7 @@ impl<S, M> Clone for Inner<S, M> {
             trust_cert_header: self.trust_cert_header,
             body_timeout: self.body_timeout,
             trusted_proxies: Arc::clone(&self.trusted_proxies),
+            theme: Arc::clone(&self.theme),
         }
     }
 }
@@ -54,6 +56,7 @@ impl<S, M> std::fmt::Debug for AppState<S, M> {
             .field("trust_cert_header", &self.inner.trust_cert_header)
             .field("body_timeout", &self.inner.body_timeout)
             .field("trusted_proxies", &self.inner.trusted_proxies)
+            .field("theme", &self.inner.theme)
             .finish()
     }
 }
@@ -74,6 +77,7 @@ impl<S, M> AppState<S, M> {
                 trust_cert_header: false,
                 body_timeout: Some(DEFAULT_BODY_TIMEOUT),
                 trusted_proxies: Arc::from(Vec::new()),
+                theme: Arc::new(crate::pages::Theme::default()),
             }),
         }
     }
@@ -114,6 +118,22 @@ impl<S, M> AppState<S, M> {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// UI-3: the pages' templates, texts, stylesheet and cookie mode (default: the embedded
+    /// theme with `__Host-` cookies).
+    #[must_use]
+    pub fn theme(self, theme: crate::pages::Theme) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.theme = Arc::new(theme);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The pages' theme.
+    pub fn page_theme(&self) -> &crate::pages::Theme {
+        &self.inner.theme
     }
 
     /// The trusted proxies' ranges.

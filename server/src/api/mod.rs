@@ -301,6 +301,8 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
             "/password-notification",
             post(recovery::password_notification::<S, M>),
         )
+        // SPEC: UI-1 — the pages, on the same router (so on `monban serve` and on Lambda).
+        .merge(crate::pages::routes::<S, M>())
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

@@ -38,6 +38,16 @@ pub struct ServeArgs {
     /// verifies client certificates, sets that header and strips it from clients.
     #[arg(long)]
     pub trust_cert_header: bool,
+    /// A folder overriding the pages' look and words (UI-3): `templates/*.html`, `style.css`,
+    /// `texts.ja.json` / `texts.en.json`. Read once at start; a file that does not parse stops
+    /// the start.
+    #[arg(long, env = "MONBAN_THEME", value_name = "DIR")]
+    pub theme: Option<PathBuf>,
+    /// Development only: the pages' cookies without `Secure` and without the `__Host-` prefix,
+    /// for plain HTTP on a host other than `localhost` (browsers accept `Secure` cookies over
+    /// plain HTTP on `localhost` already). Never behind a public address.
+    #[arg(long)]
+    pub dev_http_cookies: bool,
     /// A proxy in front of this server, by address or CIDR range (repeatable; in the
     /// environment comma-separated). A request whose peer is one of them counts as coming from
     /// the right-most `X-Forwarded-For` address that is not a trusted proxy (AB-3). Without it
@@ -271,7 +281,19 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     .with_offload(TokioOffload::with_limit(hash_slots))
     .with_previous_keys(previous_keys);
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
+    let theme = match &args.theme {
+        Some(dir) => crate::pages::Theme::from_dir(dir)
+            .map_err(|e| CliError::new(format!("--theme: {e}")))?,
+        None => crate::pages::Theme::default(),
+    };
+    let theme = theme.cookie_mode(if args.dev_http_cookies {
+        tracing::warn!("--dev-http-cookies: the pages' cookies are sent without Secure");
+        crate::pages::CookieMode::DevHttp
+    } else {
+        crate::pages::CookieMode::Host
+    });
     let state = AppState::new(service, Some(token.value))
+        .theme(theme)
         .trust_cert_header(args.trust_cert_header)
         .trusted_proxies(args.trusted_proxy.clone())
         .body_timeout(Duration::from_secs(args.body_timeout));
