@@ -611,6 +611,12 @@ async fn home_view<S: Store + 'static, M: Mailer + 'static>(
         Ok(axum::Json(u)) => u,
         Err(e) => return session_error(st, &mut ctx, &e),
     };
+    // L-2: the link to add an authenticator only where the user chooses its login method.
+    let choose = st
+        .service()
+        .can(token.expose(), monban_core::Permission::ChooseLoginMethod)
+        .await
+        .unwrap_or(false);
     let sessions = match me::list_sessions(State(st.clone()), SessionToken(token)).await {
         Ok(axum::Json(l)) => l.items,
         Err(e) => return session_error(st, &mut ctx, &e),
@@ -623,6 +629,7 @@ async fn home_view<S: Store + 'static, M: Mailer + 'static>(
         "home.html",
         json!({
             "user": user,
+            "choose_method": choose,
             "sessions": sessions.iter().map(|s| json!({
                 "id": s.id, "current": s.current, "started_at": fmt_time(s.started_at),
                 "last_used_at": fmt_time(s.last_used_at),
