@@ -30,7 +30,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BIN = pathlib.Path(os.environ.get("MONBAN_BIN", ROOT / "target" / "debug" / "monban"))
+BIN = pathlib.Path(os.environ.get("MONBAN_BIN", ROOT / "target" / "debug" / "monban")).resolve()
 AXE = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = pathlib.Path(os.environ.get("MONBAN_SCREENS", ROOT / "docs" / "screens"))
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
