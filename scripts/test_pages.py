@@ -410,3 +410,40 @@ def test_e_parcel_notification_page(browser, axe_source):
         w.check()
     finally:
         s.stop()
+
+
+def test_secom_login_with_a_client_certificate_header(browser, axe_source):
+    # SPEC: L-8 — behind --trust-cert-header the TLS terminator's fingerprint names the user;
+    # the page then asks only for the access key and the password.
+    s = Server("secom_passport", "--trust-cert-header")
+    fingerprint = "0f" * 32
+    try:
+        s.api("POST", "/support/tenants", {
+            "code": "secom1", "name": "SECOM", "access_key": "12345678", "welcome_mail": True,
+            "admin": {"name": "担当者", "email": "tanto@example.com"}}, token=s.support)
+        s.api("POST", "/support/tenants/secom1/users/secom1/certificates",
+              {"certificate": {"sha256": fingerprint}}, token=s.support)
+        temp = s.mailed("tanto@example.com", "user_registered", 0)
+        w = Walk(browser, s, axe_source)
+        # What the TLS terminator would add to every request of this browser.
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                {"headers": {"X-Client-Cert-Sha256": fingerprint}})
+        try:
+            w.open("/ui/login")
+            assert not w.d.find_elements(By.NAME, "identifier")
+            w.check("login-certificate")
+            w.fill(access_key="12345678", password=temp).submit("ログイン")
+            assert w.h1() == "パスワード変更", w.text("main")
+            w.check()
+            w.fill(new="Secom2024pass", confirm="Secom2024pass").submit("確定")
+            assert w.h1() in ("ユーザー一覧", "ユーザ設定"), w.text("main")
+            w.check()
+            w.logout()
+        finally:
+            browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+        # Without the certificate the same form fields are not enough (L-5: one answer).
+        w.open("/ui/login")
+        assert w.d.find_elements(By.NAME, "identifier")
+    finally:
+        s.stop()

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use monban_core::policy::Identifier;
+use monban_core::policy::{CertificateLogin, Identifier};
 use monban_core::ports::{Mailer, Store};
 use monban_core::{Error, Lang, Secret};
 use serde::Deserialize;
@@ -133,17 +133,22 @@ async fn switch_lang<S: Store + 'static, M: Mailer + 'static>(
     redirect(&ctx, local(&form.back))
 }
 
-/// What the login form shows, from the policy.
-fn login_fields<S: Store + 'static, M: Mailer + 'static>(st: &AppState<S, M>) -> Value {
+/// What the login form shows, from the policy and whether a verified client certificate came
+/// with the request (L-8): with one, the certificate names the user.
+fn login_fields<S: Store + 'static, M: Mailer + 'static>(st: &AppState<S, M>, cert: bool) -> Value {
     let p = st.service().policy();
+    let by_cert = cert && p.login.certificate != CertificateLogin::Off;
     json!({
-        "tenant": matches!(p.login.identifier, Identifier::TenantAndUserId),
+        "by_cert": by_cert,
+        "password_optional": by_cert && p.login.certificate == CertificateLogin::PasswordProtect,
+        "tenant": !by_cert && matches!(p.login.identifier, Identifier::TenantAndUserId),
         "identifier": match p.login.identifier {
             Identifier::TenantAndUserId => "user_id",
             Identifier::Email => "email",
             Identifier::LoginId => "login_id",
         },
-        "access_key": p.profile.access_key_digits.is_some(),
+        "access_key": p.profile.access_key_digits.is_some()
+            && (!by_cert || p.login.certificate == CertificateLogin::ThenAccessKeyAndPassword),
         "reset_link": p.reset.link,
         "identity_reset": p.reset.identity,
         "forgot_login_id": p.reset.forgot_login_id,
@@ -160,6 +165,7 @@ struct LoginQuery {
 
 fn login_view<S: Store + 'static, M: Mailer + 'static>(
     st: &AppState<S, M>,
+    cert: bool,
     ctx: &Ctx,
     status: StatusCode,
     form: &LoginForm,
@@ -171,7 +177,7 @@ fn login_view<S: Store + 'static, M: Mailer + 'static>(
         status,
         "login.html",
         json!({
-            "fields": login_fields(st),
+            "fields": login_fields(st, cert),
             "form": {"tenant": form.tenant, "identifier": form.identifier},
             "key": form.access_key,
             "key_from_url": form.key_from_url,
@@ -184,6 +190,7 @@ fn login_view<S: Store + 'static, M: Mailer + 'static>(
 async fn login_page<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     ctx: Ctx,
+    TransportCert(cert): TransportCert,
     ApiQuery(q): ApiQuery<LoginQuery>,
 ) -> Response {
     let form = LoginForm {
@@ -191,7 +198,7 @@ async fn login_page<S: Store + 'static, M: Mailer + 'static>(
         access_key: q.key.unwrap_or_default(),
         ..LoginForm::default()
     };
-    login_view(&st, &ctx, StatusCode::OK, &form, json!({}))
+    login_view(&st, cert.is_some(), &ctx, StatusCode::OK, &form, json!({}))
 }
 
 #[derive(Deserialize, Default)]
@@ -230,6 +237,7 @@ async fn login_post<S: Store + 'static, M: Mailer + 'static>(
     cert: TransportCert,
     Posted { mut ctx, form }: Posted<LoginForm>,
 ) -> Response {
+    let has_cert = cert.0.is_some();
     let req = login::LoginRequest {
         tenant: some(&form.tenant),
         identifier: some(&form.identifier),
@@ -262,7 +270,7 @@ async fn login_post<S: Store + 'static, M: Mailer + 'static>(
         Err(e) => {
             let status = e.status();
             let errors = errors_of(&e, ctx.lang);
-            login_view(&st, &ctx, status, &form, errors)
+            login_view(&st, has_cert, &ctx, status, &form, errors)
         }
     }
 }
@@ -838,7 +846,7 @@ fn recovery_view<S: Store + 'static, M: Mailer + 'static>(
         "recovery.html",
         json!({
             "kind": kind,
-            "fields": login_fields(st),
+            "fields": login_fields(st, false),
             "name_and_phone": st.service().policy().reset.forgot_login_id_requires_name_and_phone,
             "form": {
                 "tenant": form.tenant, "user_id": form.user_id, "login_id": form.login_id,
