@@ -34,7 +34,7 @@ BIN = pathlib.Path(os.environ.get("MONBAN_BIN", ROOT / "target" / "debug" / "mon
 AXE = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = pathlib.Path(os.environ.get("MONBAN_SCREENS", ROOT / "docs" / "screens"))
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
-WAIT = 20  # seconds: the longest any one step may take
+WAIT = 60  # seconds: the longest any one step may take (argon2 on a busy 2-core machine)
 
 TENANT, KEY, ADMIN_MAIL = "999999999", "7777777", "123@a.com"
 ADMIN_PW = "Kuro2024neko"
