@@ -401,6 +401,7 @@ pub async fn password_notification<S: Store + 'static, M: Mailer + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::HeaderValue;
 
     #[test]
     fn browsers_get_html_and_api_clients_json() {

@@ -43,7 +43,7 @@ pub fn routes<S: Store + 'static, M: Mailer + 'static>() -> Router<AppState<S, M
             get(|ctx: Ctx| async move { redirect(&ctx, "/ui/login") }),
         )
         .route("/ui/style.css", get(style::<S, M>))
-        .route("/ui/lang", post(switch_lang::<S, M>))
+        .route("/ui/lang", post(switch_lang))
         .route(
             "/ui/login",
             get(login_page::<S, M>).post(login_post::<S, M>),
@@ -123,9 +123,7 @@ struct LangForm {
 }
 
 /// The language switch: a cookie, then back to the page.
-async fn switch_lang<S: Store + 'static, M: Mailer + 'static>(
-    Posted { mut ctx, form }: Posted<LangForm>,
-) -> Response {
+async fn switch_lang(Posted { mut ctx, form }: Posted<LangForm>) -> Response {
     let lang = Lang::from_tag(&form.lang).unwrap_or(ctx.lang);
     ctx.lang = lang;
     let tag = if lang == Lang::Ja { "ja" } else { "en" };
@@ -526,9 +524,8 @@ async fn password_page<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     mut ctx: Ctx,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     match forced(&st, &token).await {
         Ok(f) => password_view(&st, &ctx, StatusCode::OK, f, json!({})).await,
@@ -550,9 +547,8 @@ async fn password_post<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, form }: Posted<PasswordForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let was_forced = match forced(&st, &token).await {
         Ok(f) => f,
@@ -611,9 +607,8 @@ async fn home_view<S: Store + 'static, M: Mailer + 'static>(
     done: Option<&str>,
     errors: Value,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let user = match me::whoami(State(st.clone()), SessionToken(token.clone())).await {
         Ok(axum::Json(u)) => u,
@@ -692,9 +687,8 @@ async fn profile_post<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, form }: Posted<ProfileForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let edit = me::SelfEdit {
         name: form.name.map(|s| s.trim().to_owned()),
@@ -724,9 +718,8 @@ async fn end_session<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, form }: Posted<SessionForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     match me::end_session(State(st.clone()), SessionToken(token), ApiPath(form.id)).await {
         Ok(_) => redirect(&ctx, "/ui/home?done=sessions"),
@@ -738,9 +731,8 @@ async fn end_others<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, .. }: Posted<Value>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     match me::end_other_sessions(State(st.clone()), SessionToken(token)).await {
         Ok(_) => redirect(&ctx, "/ui/home?done=sessions"),
@@ -769,9 +761,8 @@ async fn totp_begin<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, .. }: Posted<Value>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     match me::begin_totp(State(st.clone()), SessionToken(token)).await {
         Ok(axum::Json(e)) => {
@@ -798,9 +789,8 @@ async fn totp_confirm<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, form }: Posted<CodeForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let req = me::CodeRequest {
         code: Secret::new(form.code),
@@ -1026,9 +1016,8 @@ async fn admin_users<S: Store + 'static, M: Mailer + 'static>(
     mut ctx: Ctx,
     ApiQuery(q): ApiQuery<DoneQuery>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let page = match admin::list_users(
         State(st.clone()),
@@ -1162,9 +1151,8 @@ async fn admin_create<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     Posted { mut ctx, form }: Posted<NewUserForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     if form.back.is_some() {
         return admin_new_view(&st, &ctx, StatusCode::OK, &form, json!({}));
@@ -1208,9 +1196,8 @@ async fn admin_edit_view<S: Store + 'static, M: Mailer + 'static>(
     errors: Value,
     secret: Option<String>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let user = match admin::get_user(State(st.clone()), SessionToken(token), ApiPath(id)).await {
         Ok(axum::Json(u)) => u,
@@ -1269,9 +1256,8 @@ async fn admin_edit_post<S: Store + 'static, M: Mailer + 'static>(
     ApiPath(id): ApiPath<String>,
     Posted { mut ctx, form }: Posted<EditForm>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let edit = admin::UserEdit {
         role: match form.role.as_deref() {
@@ -1320,9 +1306,8 @@ async fn admin_action<S: Store + 'static, M: Mailer + 'static>(
     ApiPath((id, action)): ApiPath<(String, String)>,
     Posted { mut ctx, .. }: Posted<Value>,
 ) -> Response {
-    let token = match ctx.session_or_login() {
-        Ok(t) => t,
-        Err(r) => return r,
+    let Some(token) = ctx.session.clone() else {
+        return redirect(&ctx, "/ui/login");
     };
     let s = State(st.clone());
     let t = SessionToken(token);

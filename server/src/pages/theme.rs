@@ -88,8 +88,14 @@ impl std::fmt::Debug for Theme {
 }
 
 impl Default for Theme {
+    /// The embedded theme. It is part of the binary, and the test
+    /// `the_embedded_theme_builds` proves it compiles, so building it cannot fail at run time.
     fn default() -> Self {
-        Self::build(&[], None, None, None).expect("the embedded theme is valid")
+        match Self::build(&[], None, None, None) {
+            Ok(t) => t,
+            #[allow(clippy::panic)]
+            Err(e) => panic!("the embedded theme is broken: {e}"),
+        }
     }
 }
 
@@ -227,5 +233,20 @@ impl Theme {
     /// `name` rendered with `ctx`.
     pub fn render(&self, name: &str, ctx: &Value) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_theme_builds() {
+        // SPEC: UI-3
+        let t = Theme::build(&[], None, None, None).unwrap();
+        assert_eq!(
+            t.texts(Lang::Ja).as_object().unwrap().len(),
+            t.texts(Lang::En).as_object().unwrap().len()
+        );
     }
 }

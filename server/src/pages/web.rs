@@ -62,8 +62,15 @@ pub(crate) struct Ctx {
 
 fn new_token() -> String {
     let mut b = [0u8; 32];
-    // The OS random source; a failure here is a broken machine, not a client's fault.
-    getrandom::fill(&mut b).expect("the OS random source works");
+    // As `monban_embedded::OsRandom`: bytes that are not random would make a guessable token,
+    // so a failing OS source (which `monban serve` probes at start) stops this request.
+    if let Err(e) = getrandom::fill(&mut b) {
+        tracing::error!(error = %e, "the operating system's random source failed");
+        #[allow(clippy::panic)]
+        {
+            panic!("the operating system's random source failed: {e}");
+        }
+    }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
@@ -130,13 +137,6 @@ impl Ctx {
     /// Removes cookie `base`.
     pub(crate) fn clear(&mut self, base: &str) {
         self.set(base, "", Some(0));
-    }
-
-    /// The session token, or the login page.
-    pub(crate) fn session_or_login(&self) -> Result<Secret, Response> {
-        self.session
-            .clone()
-            .ok_or_else(|| redirect(self, "/ui/login"))
     }
 }
 
