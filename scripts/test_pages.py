@@ -408,6 +408,28 @@ def test_e_parcel_notification_page(browser, axe_source):
         w.fill(email="nobody@example.com").submit("送信")
         assert "受け付けました" in w.text("#message")
         w.check()
+        # SPEC: L-8 — the certificate alone logs in where Password Protect is off.
+        fingerprint = "ab" * 32
+        s.api("POST", "/support/tenants", {
+            "code": "eparcel", "name": "e-Parcel", "welcome_mail": True,
+            "admin": {"name": "Taro", "family_name": "Yamada", "email": "ep@example.com"}},
+            token=s.support)
+        s.api("POST", "/support/tenants/eparcel/users/eparcel/certificates",
+              {"certificate": {"sha256": fingerprint}}, token=s.support)
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders",
+                                {"headers": {"X-Client-Cert-Sha256": fingerprint}})
+        try:
+            w.open("/ui/login")
+            assert not w.d.find_elements(By.NAME, "identifier")
+            w.check("login-e-parcel-certificate")
+            w.submit("ログイン")
+            # The welcome mail's temporary password is still to be replaced (PW-3).
+            assert w.h1() == "パスワード変更", w.text("main")
+            w.check()
+            w.logout()
+        finally:
+            browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
     finally:
         s.stop()
 
