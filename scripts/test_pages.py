@@ -355,7 +355,11 @@ def test_the_kuroneko_manual_in_a_browser(browser, axe_source):
         w.d.find_element(By.CSS_SELECTOR, "a[href='/ui/admin/users/clerk01']").click()
         WebDriverWait(w.d, WAIT).until(EC.staleness_of(old))
         w.ready().check("admin-edit")
+        # 「解除」, then 「確認」 (the manual's confirmation).
         w.submit(css="#unlock")
+        assert "ロックを解除します" in w.text("#message")
+        w.check("admin-unlock-confirm")
+        w.submit(css="#confirm")
         assert w.text("#done") == "ロックを解除しました。"
         w.check("admin-unlocked")
         w.logout()

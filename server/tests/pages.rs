@@ -643,7 +643,7 @@ async fn the_admin_edits_unlocks_resets_and_deletes_through_the_pages() {
             &h,
             &mut jar,
             &format!("/ui/admin/users/clerk01/{action}"),
-            &[("csrf", &csrf)],
+            &[("csrf", &csrf), ("confirmed", "yes")],
         )
         .await;
         assert_eq!(a.status, 303, "{action}: {}", text(&a));
@@ -657,12 +657,22 @@ async fn the_admin_edits_unlocks_resets_and_deletes_through_the_pages() {
     )
     .await;
     assert_eq!(a.status, 404);
-    // Delete.
+    // Delete: 「削除」 asks first (nothing deleted yet), 「確認」 deletes.
     let a = post(
         &h,
         &mut jar,
         "/ui/admin/users/clerk01/delete",
         &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(text(&a).contains("name=\"confirmed\" value=\"yes\""));
+    assert!(clerk().await.is_some());
+    let a = post(
+        &h,
+        &mut jar,
+        "/ui/admin/users/clerk01/delete",
+        &[("csrf", &csrf), ("confirmed", "yes")],
     )
     .await;
     assert_eq!(a.headers["location"], "/ui/admin/users?done=deleted");

@@ -1301,14 +1301,37 @@ fn urlencode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+#[derive(Deserialize, Default)]
+struct ActionForm {
+    /// Present once the admin pressed 「確認」 on the confirmation page.
+    #[serde(default)]
+    confirmed: Option<String>,
+}
+
 async fn admin_action<S: Store + 'static, M: Mailer + 'static>(
     State(st): St<S, M>,
     ApiPath((id, action)): ApiPath<(String, String)>,
-    Posted { mut ctx, .. }: Posted<Value>,
+    Posted { mut ctx, form }: Posted<ActionForm>,
 ) -> Response {
     let Some(token) = ctx.session.clone() else {
         return redirect(&ctx, "/ui/login");
     };
+    // 「解除」 and 「削除」 ask first, as in the Kuroneko manual (「確認」).
+    if matches!(action.as_str(), "delete" | "unlock") && form.confirmed.is_none() {
+        let theme = st.page_theme();
+        return render(
+            theme,
+            &ctx,
+            StatusCode::OK,
+            "admin_action_confirm.html",
+            json!({
+                "action": action,
+                "user_id": id,
+                "title": theme.text(ctx.lang, &format!("{action}_title")),
+                "message": theme.text(ctx.lang, &format!("{action}_confirm")).replace("{user_id}", &id),
+            }),
+        );
+    }
     let s = State(st.clone());
     let t = SessionToken(token);
     let p = ApiPath(id.clone());

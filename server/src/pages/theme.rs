@@ -52,6 +52,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_edit.html",
         include_str!("../../pages/templates/admin_edit.html"),
     ),
+    (
+        "admin_action_confirm.html",
+        include_str!("../../pages/templates/admin_action_confirm.html"),
+    ),
 ];
 
 const TEXTS_JA: &str = include_str!("../../pages/texts.ja.json");
