@@ -164,7 +164,10 @@ class Walk:
         self.seen.append(self.d.current_url)
         if screen:
             SCREENS.mkdir(parents=True, exist_ok=True)
-            self.d.save_screenshot(str(SCREENS / f"{screen}.png"))
+            # The whole page, 1000 px wide: Chromium's full-page capture (DevTools).
+            shot = self.d.execute_cdp_cmd("Page.captureScreenshot",
+                                          {"format": "png", "captureBeyondViewport": True})
+            (SCREENS / f"{screen}.png").write_bytes(base64.b64decode(shot["data"]))
         return self
 
     def fill(self, **fields):
