@@ -25,8 +25,8 @@ import urllib.request
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -177,17 +177,26 @@ class Walk:
             el.send_keys(value)
         return self
 
+    def follow(self, element):
+        """Clicks `element` and waits until the next page has loaded: a mark set on this page's
+        window is gone (a new document has a new window) and the new one is complete. While
+        the browser is between documents, WebDriver's answers are errors: they mean "not yet"."""
+        self.d.execute_script("window.__monbanOldPage = true;")
+        element.click()
+        WebDriverWait(self.d, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return window.__monbanOldPage === undefined"
+                " && document.readyState === 'complete';"))
+        return self
+
     def submit(self, text=None, css=None):
         """Presses a button and waits for the next page."""
-        old = self.d.find_element(By.TAG_NAME, "html")
         if css:
             button = self.d.find_element(By.CSS_SELECTOR, css)
         else:
             button = self.d.find_element(
                 By.XPATH, f"//main//button[normalize-space()='{text}']")
-        button.click()
-        WebDriverWait(self.d, WAIT).until(EC.staleness_of(old))
-        return self.ready()
+        return self.follow(button)
 
     def text(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css).text
@@ -267,9 +276,7 @@ def test_the_kuroneko_manual_in_a_browser(browser, axe_source):
         w.submit("仮パスワードを発行する").check("reset-link-done")
         temp = s.mailed(ADMIN_MAIL, "temporary_password", before)
         # 「ログイン画面へ」
-        old = w.d.find_element(By.TAG_NAME, "html")
-        w.d.find_element(By.LINK_TEXT, "ログイン画面へ").click()
-        WebDriverWait(w.d, WAIT).until(EC.staleness_of(old))
+        w.follow(w.d.find_element(By.LINK_TEXT, "ログイン画面へ"))
 
         # 3. Login with the temporary password and the mailed code, with a resend.
         login(w, TENANT, TENANT, temp, ADMIN_MAIL, screens=True, resend=True)
@@ -296,10 +303,8 @@ def test_the_kuroneko_manual_in_a_browser(browser, axe_source):
         temps = {}
         for i, (uid, role, name, mail) in enumerate(users):
             w.open("/ui/admin/users")
-            old = w.d.find_element(By.TAG_NAME, "html")
-            w.d.find_element(By.ID, "new-user").click()
-            WebDriverWait(w.d, WAIT).until(EC.staleness_of(old))
-            w.ready().check("admin-new" if i == 0 else None)
+            w.follow(w.d.find_element(By.ID, "new-user"))
+            w.check("admin-new" if i == 0 else None)
             w.d.find_element(By.CSS_SELECTOR, f"input[name=role][value={role}]").click()
             if role == "shipping":
                 # 外部アプリケーション方式: enrolled with a QR code at the first login.
@@ -354,10 +359,8 @@ def test_the_kuroneko_manual_in_a_browser(browser, axe_source):
         assert w.h1() == "ユーザー一覧"
         assert "ロック中" in w.text("#users")
         w.check("admin-users-locked")
-        old = w.d.find_element(By.TAG_NAME, "html")
-        w.d.find_element(By.CSS_SELECTOR, "a[href='/ui/admin/users/clerk01']").click()
-        WebDriverWait(w.d, WAIT).until(EC.staleness_of(old))
-        w.ready().check("admin-edit")
+        w.follow(w.d.find_element(By.CSS_SELECTOR, "a[href='/ui/admin/users/clerk01']"))
+        w.check("admin-edit")
         # 「解除」, then 「確認」 (the manual's confirmation).
         w.submit(css="#unlock")
         assert "ロックを解除します" in w.text("#message")
