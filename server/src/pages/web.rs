@@ -13,6 +13,7 @@ use monban_core::ports::{Mailer, Store};
 use monban_core::{Lang, Secret};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq as _;
 
 use super::theme::{CookieMode, Theme};
 use crate::http_error::{ApiError, OwnBody, request_lang};
@@ -199,14 +200,7 @@ impl<S: Store + 'static, M: Mailer + 'static, T: DeserializeOwned> FromRequest<A
             Err(r) => return Err(r.into_response()),
         };
         let sent: CsrfField = serde_urlencoded::from_bytes(&bytes).map_err(|_| refuse(&ctx))?;
-        let ok = sent.csrf.len() == ctx.csrf.len()
-            && sent
-                .csrf
-                .bytes()
-                .zip(ctx.csrf.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !ok {
+        if !bool::from(sent.csrf.as_bytes().ct_eq(ctx.csrf.as_bytes())) {
             return Err(refuse(&ctx));
         }
         let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
