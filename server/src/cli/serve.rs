@@ -321,6 +321,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         args.data.db.display(),
         outbox.display()
     ))?;
+    // UI-1: the pages, where a browser reaches this server.
+    let site = args
+        .public_url
+        .as_deref()
+        .map_or(base.as_str(), |u| u.trim_end_matches('/'));
+    out.line(&format!("monban: pages at {site}/ui/login"))?;
     if no_users {
         let preset_flag = match (&args.policy.policy, &args.policy.preset) {
             (Some(f), _) => format!(" --policy {}", shell_quote(f)),
