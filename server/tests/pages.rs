@@ -746,3 +746,75 @@ async fn a_user_edits_its_details_and_ends_its_other_sessions() {
     assert_eq!(a.status, 403);
     assert!(text(&a).contains("id=\"e-form\">"), "{}", text(&a));
 }
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buf, mut bits) = (0u32, 0u32);
+    for c in s.trim_end_matches('=').chars() {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .find(c.to_ascii_uppercase())
+            .unwrap() as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_admin_adds_an_authenticator_from_a_qr_code() {
+    // SPEC: UI-1, L-2
+    use monban_core::secret::SecretBytes;
+    use monban_core::{Timestamp, totp};
+    let h = Harness::kuroneko();
+    h.admin_session().await;
+    let mut jar = browser(&h).await;
+    sign_in(&h, &mut jar, ADMIN_PW).await;
+    let home = text(&get(&h, &mut jar, "/ui/home").await);
+    assert!(home.contains("href=\"/ui/totp\""), "{home}");
+    // GET shows a button and starts nothing; the POST starts the enrolment.
+    let a = get(&h, &mut jar, "/ui/totp").await;
+    assert!(!text(&a).contains("<svg"));
+    let csrf = jar.csrf();
+    let a = post(&h, &mut jar, "/ui/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(a.status, 200);
+    let body = text(&a);
+    assert!(
+        body.contains("<svg") && body.contains("role=\"img\""),
+        "{body}"
+    );
+    let start = body.find("id=\"totp-secret\">").unwrap() + "id=\"totp-secret\">".len();
+    let b32 = &body[start..start + body[start..].find('<').unwrap()];
+    // A wrong code: the error beside the code field, the method unchanged.
+    let a = post(
+        &h,
+        &mut jar,
+        "/ui/totp/confirm",
+        &[("csrf", &csrf), ("code", "000000")],
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(text(&a).contains("id=\"e-code\""));
+    let secret = SecretBytes::new(base32_decode(b32));
+    let step = totp::step_at(Timestamp(1_800_000_000), &h.policy.otp).unwrap();
+    let code = totp::code_at_step(&secret, step, &h.policy.otp);
+    let a = post(
+        &h,
+        &mut jar,
+        "/ui/totp/confirm",
+        &[("csrf", &csrf), ("code", &code)],
+    )
+    .await;
+    assert_eq!(a.headers["location"], "/ui/home?done=totp", "{}", text(&a));
+    let admin = h
+        .all_users()
+        .await
+        .into_iter()
+        .find(|u| u.user_id == TENANT)
+        .unwrap();
+    assert_eq!(format!("{:?}", admin.login_method), "Totp");
+}
