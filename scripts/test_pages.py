@@ -34,6 +34,7 @@ BIN = pathlib.Path(os.environ.get("MONBAN_BIN", ROOT / "target" / "debug" / "mon
 AXE = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENS = pathlib.Path(os.environ.get("MONBAN_SCREENS", ROOT / "docs" / "screens"))
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+RUNS = ROOT / "target" / "pages-runs"  # each server's database, outbox and log
 WAIT = 60  # seconds: the longest any one step may take (argon2 on a busy 2-core machine)
 
 TENANT, KEY, ADMIN_MAIL = "999999999", "7777777", "123@a.com"
@@ -62,7 +63,9 @@ class Server:
     """`monban serve` with a preset in a fresh folder (database, outbox, support token)."""
 
     def __init__(self, preset, *extra):
-        self.dir = tempfile.mkdtemp(prefix="monban-pages-")
+        # Under target/ (scripts/test-pages empties it first), kept after a failure to read.
+        RUNS.mkdir(parents=True, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=f"{preset}-", dir=RUNS)
         self.port = free_port()
         # `localhost`: browsers accept the `__Host-` cookies (Secure) over plain HTTP there.
         self.url = f"http://localhost:{self.port}"
