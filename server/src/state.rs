@@ -25,6 +25,7 @@ struct Inner<S, M> {
     body_timeout: Option<Duration>,
     trusted_proxies: Arc<[crate::extract::Cidr]>,
     theme: Arc<crate::pages::Theme>,
+    cors_origins: Arc<[axum::http::HeaderValue]>,
 }
 
 impl<S, M> Clone for Inner<S, M> {
@@ -36,6 +37,7 @@ impl<S, M> Clone for Inner<S, M> {
             body_timeout: self.body_timeout,
             trusted_proxies: Arc::clone(&self.trusted_proxies),
             theme: Arc::clone(&self.theme),
+            cors_origins: Arc::clone(&self.cors_origins),
         }
     }
 }
@@ -57,6 +59,7 @@ impl<S, M> std::fmt::Debug for AppState<S, M> {
             .field("body_timeout", &self.inner.body_timeout)
             .field("trusted_proxies", &self.inner.trusted_proxies)
             .field("theme", &self.inner.theme)
+            .field("cors_origins", &self.inner.cors_origins)
             .finish()
     }
 }
@@ -78,6 +81,7 @@ impl<S, M> AppState<S, M> {
                 body_timeout: Some(DEFAULT_BODY_TIMEOUT),
                 trusted_proxies: Arc::from(Vec::new()),
                 theme: Arc::new(crate::pages::Theme::default()),
+                cors_origins: Arc::from(Vec::new()),
             }),
         }
     }
@@ -129,6 +133,24 @@ impl<S, M> AppState<S, M> {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Browser apps on these origins (`https://app.example.com`, no path) may call the JSON API
+    /// (CORS, without cookies: the API takes `Authorization: Bearer`). Empty (the default): no
+    /// CORS headers, so browsers keep other origins out. The pages under `/ui/` never answer
+    /// other origins.
+    #[must_use]
+    pub fn cors_origins(self, origins: Vec<axum::http::HeaderValue>) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.cors_origins = Arc::from(origins);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The CORS origins.
+    pub fn cors_allowed(&self) -> &[axum::http::HeaderValue] {
+        &self.inner.cors_origins
     }
 
     /// The pages' theme.
