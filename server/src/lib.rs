@@ -5,6 +5,7 @@ pub mod cli;
 pub mod courier;
 pub mod extract;
 pub mod http_error;
+pub mod pages;
 pub mod state;
 
 pub use api::{ApiDoc, BODY_LIMIT, router};

@@ -24,6 +24,8 @@ struct Inner<S, M> {
     trust_cert_header: bool,
     body_timeout: Option<Duration>,
     trusted_proxies: Arc<[crate::extract::Cidr]>,
+    theme: Arc<crate::pages::Theme>,
+    cors_origins: Arc<[axum::http::HeaderValue]>,
 }
 
 impl<S, M> Clone for Inner<S, M> {
@@ -34,6 +36,8 @@ impl<S, M> Clone for Inner<S, M> {
             trust_cert_header: self.trust_cert_header,
             body_timeout: self.body_timeout,
             trusted_proxies: Arc::clone(&self.trusted_proxies),
+            theme: Arc::clone(&self.theme),
+            cors_origins: Arc::clone(&self.cors_origins),
         }
     }
 }
@@ -54,6 +58,8 @@ impl<S, M> std::fmt::Debug for AppState<S, M> {
             .field("trust_cert_header", &self.inner.trust_cert_header)
             .field("body_timeout", &self.inner.body_timeout)
             .field("trusted_proxies", &self.inner.trusted_proxies)
+            .field("theme", &self.inner.theme)
+            .field("cors_origins", &self.inner.cors_origins)
             .finish()
     }
 }
@@ -74,6 +80,8 @@ impl<S, M> AppState<S, M> {
                 trust_cert_header: false,
                 body_timeout: Some(DEFAULT_BODY_TIMEOUT),
                 trusted_proxies: Arc::from(Vec::new()),
+                theme: Arc::new(crate::pages::Theme::default()),
+                cors_origins: Arc::from(Vec::new()),
             }),
         }
     }
@@ -114,6 +122,40 @@ impl<S, M> AppState<S, M> {
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// UI-3: the pages' templates, texts, stylesheet and cookie mode (default: the embedded
+    /// theme with `__Host-` cookies).
+    #[must_use]
+    pub fn theme(self, theme: crate::pages::Theme) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.theme = Arc::new(theme);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Browser apps on these origins (`https://app.example.com`, no path) may call the JSON API
+    /// (CORS, without cookies: the API takes `Authorization: Bearer`). Empty (the default): no
+    /// CORS headers, so browsers keep other origins out. The pages under `/ui/` never answer
+    /// other origins.
+    #[must_use]
+    pub fn cors_origins(self, origins: Vec<axum::http::HeaderValue>) -> Self {
+        let mut inner = Inner::clone(&self.inner);
+        inner.cors_origins = Arc::from(origins);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The CORS origins.
+    pub fn cors_allowed(&self) -> &[axum::http::HeaderValue] {
+        &self.inner.cors_origins
+    }
+
+    /// The pages' theme.
+    pub fn page_theme(&self) -> &crate::pages::Theme {
+        &self.inner.theme
     }
 
     /// The trusted proxies' ranges.

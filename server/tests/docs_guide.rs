@@ -1017,6 +1017,7 @@ fn every_route_the_flows_guide_names_exists() {
         "policy.md",
         "errors.md",
         "flows.md",
+        "pages.md",
     ] {
         assert!(docs().join(page).is_file(), "docs/{page} is missing");
     }

@@ -202,10 +202,39 @@ pub async fn log_request(req: axum::extract::Request, next: axum::middleware::Ne
     res
 }
 
+/// CORS for `origins`: the API's methods and request headers, `Retry-After` readable, no
+/// credentials (the API's credential is the `Authorization` header, never a cookie), preflight
+/// cached 10 minutes. `None` when no origin is configured.
+fn cors(origins: &[HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT_LANGUAGE,
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// The whole HTTP API as one router (DESIGN principle 7): the local server, the Lambda and the
 /// tests all build this.
 pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::<S, M>))
         .route("/policy/password", get(policy::password_rules::<S, M>))
@@ -305,7 +334,16 @@ pub fn router<S: Store + 'static, M: Mailer + 'static>(state: AppState<S, M>) ->
         .route(
             "/password-notification",
             post(recovery::password_notification::<S, M>),
-        )
+        );
+    // Browser apps on the configured origins may call the API (preflight answered here);
+    // the pages below are same-origin only.
+    let api = match cors(state.cors_allowed()) {
+        Some(layer) => api.layer(layer),
+        None => api,
+    };
+    api
+        // SPEC: UI-1 — the pages, on the same router (so on `monban serve` and on Lambda).
+        .merge(crate::pages::routes::<S, M>())
         .fallback(route_not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, State};
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::header::{self, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use monban_core::flow::recovery::IdentityClaim as CoreClaim;
 use monban_core::ports::{Mailer, Store};
@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::types::Accepted;
 use crate::extract::{ApiJson, ApiPath, ClientIp};
-use crate::http_error::{ApiError, ErrorBody, HttpProblem, OwnBody, request_lang};
+use crate::http_error::{ApiError, ErrorBody, HttpProblem, request_lang};
 use crate::state::AppState;
 
 /// RS-1: asks for a reset link.
@@ -168,7 +168,12 @@ pub async fn open_link_post<S: Store + 'static, M: Mailer + 'static>(
         };
         let token = form_token(&bytes).ok_or(HttpProblem::InvalidRequest)?;
         let outcome = st.service().open_reset_link(token.expose()).await;
-        return Ok(outcome_page(lang, outcome.map_err(ApiError::from)));
+        return Ok(crate::pages::reset_link_page(
+            &st,
+            &headers,
+            None,
+            Some(outcome.map_err(ApiError::from)),
+        ));
     }
     let ApiJson(req) = ApiJson::<OpenLink>::from_request(req, &()).await?;
     st.service().open_reset_link(req.token.expose()).await?;
@@ -202,7 +207,7 @@ pub async fn open_link_get<S: Store + 'static, M: Mailer + 'static>(
     // Reads only: a dead link says so, a live one is left as it is.
     if let Err(e) = st.service().check_reset_link(token.expose()).await {
         return if wants_html(&headers) {
-            outcome_page(lang, Err(e.into()))
+            crate::pages::reset_link_page(&st, &headers, None, Some(Err(e.into())))
         } else {
             ApiError::from(e).into_response()
         };
@@ -214,19 +219,9 @@ pub async fn open_link_get<S: Store + 'static, M: Mailer + 'static>(
         })
         .into_response();
     }
-    let (title, button) = match lang {
-        Lang::Ja => ("パスワード初期化", "仮パスワードを発行する"),
-        Lang::En => ("Password reset", "Send me a temporary password"),
-    };
-    // A relative action: `/reset/{token}` → `/reset/open`, also behind a path prefix.
-    let form = format!(
-        "<form method=\"post\" action=\"open\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <button type=\"submit\">{}</button></form>",
-        escape(token.expose()),
-        escape(button)
-    );
-    html_page(StatusCode::OK, lang, title, confirm_message(lang), &form)
+    // SPEC: UI-1 — the confirmation page (RS-1) from the theme's templates; its button
+    // POSTs the token to `/reset/open` (the token is the form's proof: no CSRF cookie needed).
+    crate::pages::reset_link_page(&st, &headers, Some(token.expose()), None)
 }
 
 /// What `GET /reset/{token}` tells an API client: POST the token to `/reset/open`.
@@ -247,18 +242,6 @@ fn confirm_message(lang: Lang) -> &'static str {
             "To reset your password, press the button below: a temporary password will be sent to your registered e-mail address. Your current password keeps working until you log in with the temporary one."
         }
     }
-}
-
-fn outcome_page(lang: Lang, outcome: Result<(), ApiError>) -> Response {
-    let title = match lang {
-        Lang::Ja => "パスワード初期化",
-        Lang::En => "Password reset",
-    };
-    let (status, message) = match outcome {
-        Ok(()) => (StatusCode::OK, opened_message(lang).to_owned()),
-        Err(e) => (e.status(), e.body(lang).message),
-    };
-    html_page(status, lang, title, &message, "")
 }
 
 /// `application/x-www-form-urlencoded`, parameters ignored.
@@ -332,53 +315,6 @@ fn wants_html(headers: &HeaderMap) -> bool {
     };
     let html = q("text/html");
     html > 0.0 && html >= q("application/json")
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn html_page(status: StatusCode, lang: Lang, title: &str, message: &str, form: &str) -> Response {
-    let lang_tag = match lang {
-        Lang::Ja => "ja",
-        Lang::En => "en",
-    };
-    let body = format!(
-        "<!doctype html>\n<html lang=\"{lang_tag}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title></head>\n<body><h1>{t}</h1>\n<p>{m}</p>{form}</body></html>\n",
-        t = escape(title),
-        m = escape(message),
-    );
-    let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    // The URL holds the token: keep it out of Referer headers and the page inert (no script;
-    // the only thing it may do is post its form back here).
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'"),
-    );
-    res.extensions_mut().insert(OwnBody);
-    res
 }
 
 /// Identity-verification reset (RS-4): a temporary password goes to the registered address
@@ -465,6 +401,7 @@ pub async fn password_notification<S: Store + 'static, M: Mailer + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::HeaderValue;
 
     #[test]
     fn browsers_get_html_and_api_clients_json() {
@@ -484,13 +421,5 @@ mod tests {
             h.insert(header::ACCEPT, HeaderValue::from_static(accept));
             assert_eq!(wants_html(&h), html, "{accept}");
         }
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<a href='x'>&\""),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
-        );
     }
 }

@@ -38,6 +38,27 @@ pub struct ServeArgs {
     /// verifies client certificates, sets that header and strips it from clients.
     #[arg(long)]
     pub trust_cert_header: bool,
+    /// A folder overriding the pages' look and words (UI-3): `templates/*.html`, `style.css`,
+    /// `texts.ja.json` / `texts.en.json`. Read once at start; a file that does not parse stops
+    /// the start.
+    #[arg(long, env = "MONBAN_THEME", value_name = "DIR")]
+    pub theme: Option<PathBuf>,
+    /// A browser app's origin allowed to call the JSON API (CORS), e.g.
+    /// `https://app.example.com` (repeatable; in the environment comma-separated). Without it
+    /// browsers keep other origins out of the API.
+    #[arg(
+        long = "cors-origin",
+        env = "MONBAN_CORS_ORIGIN",
+        value_name = "URL",
+        value_delimiter = ',',
+        value_parser = cors_origin
+    )]
+    pub cors_origin: Vec<axum::http::HeaderValue>,
+    /// Development only: the pages' cookies without `Secure` and without the `__Host-` prefix,
+    /// for plain HTTP on a host other than `localhost` (browsers accept `Secure` cookies over
+    /// plain HTTP on `localhost` already). Never behind a public address.
+    #[arg(long)]
+    pub dev_http_cookies: bool,
     /// A proxy in front of this server, by address or CIDR range (repeatable; in the
     /// environment comma-separated). A request whose peer is one of them counts as coming from
     /// the right-most `X-Forwarded-For` address that is not a trusted proxy (AB-3). Without it
@@ -66,6 +87,25 @@ pub struct ServeArgs {
     #[arg(long, env = "MONBAN_MAX_CONNECTIONS", default_value_t = 1024, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+}
+
+/// An origin as browsers send it: `http(s)://host[:port]`, without path, query or a trailing
+/// slash, and never `*` (a wildcard would let every site call the API from its users' browsers).
+fn cors_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?}: an origin starts with https:// or http://"))?;
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '*', ' ', '@'])
+        || rest.chars().any(|c| c.is_control())
+    {
+        return Err(format!(
+            "{s:?}: an origin is scheme://host[:port], nothing after it"
+        ));
+    }
+    axum::http::HeaderValue::from_str(s).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// Logs to stderr: `RUST_LOG` (e.g. `monban=debug,info`) or `info`. Never a secret: requests
@@ -273,7 +313,20 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
     .with_previous_keys(previous_keys)
     .on_queued(wake.waker());
     let no_users = service.store().scan_users(None, 1).await?.items.is_empty();
+    let theme = match &args.theme {
+        Some(dir) => crate::pages::Theme::from_dir(dir)
+            .map_err(|e| CliError::new(format!("--theme: {e}")))?,
+        None => crate::pages::Theme::default(),
+    };
+    let theme = theme.cookie_mode(if args.dev_http_cookies {
+        tracing::warn!("--dev-http-cookies: the pages' cookies are sent without Secure");
+        crate::pages::CookieMode::DevHttp
+    } else {
+        crate::pages::CookieMode::Host
+    });
     let state = AppState::new(service, Some(token.value))
+        .theme(theme)
+        .cors_origins(args.cors_origin.clone())
         .trust_cert_header(args.trust_cert_header)
         .trusted_proxies(args.trusted_proxy.clone())
         .body_timeout(Duration::from_secs(args.body_timeout));
@@ -309,6 +362,12 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
         args.data.db.display(),
         outbox.display()
     ))?;
+    // UI-1: the pages, where a browser reaches this server.
+    let site = args
+        .public_url
+        .as_deref()
+        .map_or(base.as_str(), |u| u.trim_end_matches('/'));
+    out.line(&format!("monban: pages at {site}/ui/login"))?;
     if no_users {
         let preset_flag = match (&args.policy.policy, &args.policy.preset) {
             (Some(f), _) => format!(" --policy {}", shell_quote(f)),
@@ -362,6 +421,24 @@ pub async fn run(args: ServeArgs) -> Result<(), CliError> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_only() {
+        for ok in ["https://app.example.com", "http://localhost:5173"] {
+            assert_eq!(cors_origin(ok).unwrap(), ok);
+        }
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://*.example.com",
+            "https://",
+            "ftp://app.example.com",
+        ] {
+            assert!(cors_origin(bad).is_err(), "{bad}");
+        }
+    }
     use axum::body::Body;
     use axum::http::Request;
     use monban_core::memory::{CapturingMailer, ManualClock, MemoryStore, SeededRandom};
