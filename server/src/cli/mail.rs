@@ -20,6 +20,28 @@ pub enum MailCommand {
     /// List the mails in the outbox, oldest first: file, recipient, kind and subject, as JSON
     /// lines (never the body).
     List(ListArgs),
+    /// List the mails waiting in the database for the courier, or given up on after its last
+    /// attempt, oldest first, as JSON lines: id, kind, tenant, state, queued_at, due_at,
+    /// attempts, last_error — never the content or the recipient. `--retry ID` puts one back
+    /// in the queue, due now (the audit records it).
+    Queue(QueueArgs),
+}
+
+/// `monban mail queue` options.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Database, outbox and key file.
+    #[command(flatten)]
+    pub data: super::DataArgs,
+    /// The rules.
+    #[command(flatten)]
+    pub policy: super::PolicyArgs,
+    /// Only entries in this state.
+    #[arg(long, value_parser = ["pending", "failed"])]
+    pub state: Option<String>,
+    /// Put this entry back in the queue instead of listing.
+    #[arg(long, value_name = "ID")]
+    pub retry: Option<String>,
 }
 
 /// `monban mail last` options.
@@ -155,8 +177,9 @@ fn describe(to: Option<&str>, kind: Option<MailKind>) -> String {
 }
 
 /// Runs a `monban mail` command.
-pub fn run(cmd: MailCommand) -> Result<(), CliError> {
+pub async fn run(cmd: MailCommand) -> Result<(), CliError> {
     match cmd {
+        MailCommand::Queue(a) => queue(a).await,
         MailCommand::Last(a) => {
             a.courier.settle(&a.outbox)?;
             let mails = matching(&a.outbox, a.to.as_deref(), a.kind)?;
@@ -198,6 +221,39 @@ pub fn run(cmd: MailCommand) -> Result<(), CliError> {
                 }))?;
             }
             Ok(())
+        }
+    }
+}
+
+async fn queue(a: QueueArgs) -> Result<(), CliError> {
+    use crate::api::mail::QueuedMail;
+    let service = super::operator::open(&a.data, &a.policy).await?;
+    let mut out = Out::new();
+    if let Some(id) = &a.retry {
+        let view = service
+            .retry_delivery(id.trim(), monban_core::audit::Actor::System)
+            .await
+            .map_err(|e| match e {
+                monban_core::Error::NotFound => {
+                    CliError::new(format!("no queued mail {id}: delivered, or never queued"))
+                }
+                e => e.into(),
+            })?;
+        return out.json(&QueuedMail::from(view));
+    }
+    let state = a
+        .state
+        .as_deref()
+        .and_then(monban_core::outbox::OutboxState::parse);
+    let mut after: Option<String> = None;
+    loop {
+        let page = service.outbox(state, after.as_deref(), 1000).await?;
+        for v in page.items {
+            out.json(&QueuedMail::from(v))?;
+        }
+        match page.next {
+            Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+            _ => return Ok(()),
         }
     }
 }

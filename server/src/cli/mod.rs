@@ -323,7 +323,7 @@ pub fn main() -> ExitCode {
             Command::Sweep(a) => operator::sweep(a).await,
             Command::Audit(a) => operator::audit(a).await,
             Command::Rekey(a) => operator::rekey(a).await,
-            Command::Mail(c) => mail::run(c),
+            Command::Mail(c) => mail::run(c).await,
             Command::Limits(c) => limits::run(c).await,
         }
     });
