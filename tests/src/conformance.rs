@@ -39,6 +39,7 @@ use monban_core::model::{
     User, UserRef, Write,
 };
 use monban_core::normalize::email_key;
+use monban_core::outbox::{OutboxEntry, OutboxFilter, OutboxItem, OutboxState};
 use monban_core::ports::{Store, StoreError};
 use monban_core::role::Role;
 use monban_core::seal::{AccessKeyHash, Sealed};
@@ -96,6 +97,9 @@ macro_rules! __store_conformance {
             sessions_end_at_once_on_every_instance,
             parallel_checks_write_the_last_use_once,
             authenticator_secrets_are_sealed_and_survive_a_key_rotation,
+            outbox_entries_round_trip_and_list_by_state_and_due_time,
+            outbox_writes_are_conditional_and_ride_with_the_state,
+            parallel_couriers_send_each_mail_once,
         );
     };
     (@tests ($make:expr); $($case:ident),* $(,)?) => {
@@ -1819,4 +1823,204 @@ pub async fn authenticator_secrets_are_sealed_and_survive_a_key_rotation<S: Stor
     fx.clock.advance(60);
     let at = Timestamp(T0.secs() + 120);
     assert_eq!(login_with_app(rotated(Vec::new()), at).await, Ok(()));
+}
+
+// ---- the outbox (M-4, A-2) ------------------------------------------------------------------
+
+fn entry(id: &str, state: OutboxState, due: i64) -> OutboxEntry {
+    OutboxEntry {
+        id: id.into(),
+        item: OutboxItem::Mail(MailKind::Otp),
+        tenant: Some(TENANT.into()),
+        sealed: monban_core::seal::Sealed::from_stored(vec![1, 2, 3, 250]),
+        queued_at: T0,
+        due_at: Timestamp(T0.secs() + due),
+        attempts: 2,
+        state,
+        last_error: Some("mail not sent: 451".into()),
+        version: 0,
+    }
+}
+
+/// Every outbox entry matching `filter`, paging by `limit`.
+async fn all_outbox<S: Store>(store: &S, filter: &OutboxFilter, limit: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_outbox(filter, after.as_deref(), limit).await;
+        let page = page.unwrap_or_else(|e| panic!("{e}"));
+        ids.extend(page.items.iter().map(|e| e.id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return ids,
+        }
+    }
+}
+
+/// Entries are stored whole (the sealed content byte for byte), listed in ID order, by state
+/// and due time, in complete pages.
+pub async fn outbox_entries_round_trip_and_list_by_state_and_due_time<S: Store + 'static>(
+    store: S,
+) {
+    // SPEC: M-4
+    let mut writes = Vec::new();
+    for i in 0..7 {
+        let state = if i % 3 == 2 {
+            OutboxState::Failed
+        } else {
+            OutboxState::Pending
+        };
+        writes.push(Write::PutOutbox(Box::new(entry(
+            &format!("{:032x}", 100 - i),
+            state,
+            i64::from(i) * 10,
+        ))));
+    }
+    ok(&store, writes).await;
+    let one = store.outbox_entry(&format!("{:032x}", 100)).await;
+    let one = one.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        one,
+        Some(OutboxEntry {
+            version: 1,
+            ..entry(&format!("{:032x}", 100), OutboxState::Pending, 0)
+        })
+    );
+    assert_eq!(store.outbox_entry("nope").await, Ok(None));
+    let every = all_outbox(&store, &OutboxFilter::default(), 2).await;
+    let mut sorted = every.clone();
+    sorted.sort();
+    assert_eq!(every, sorted, "in ID order");
+    assert_eq!(every.len(), 7);
+    let pending_due = OutboxFilter {
+        state: Some(OutboxState::Pending),
+        due_by: Some(Timestamp(T0.secs() + 30)),
+    };
+    // Pending: i = 0, 1, 3, 4, 6; due by +30 s: i = 0, 1, 3.
+    let want: Vec<String> = [3, 1, 0].iter().map(|i| format!("{:032x}", 100 - i)).collect();
+    assert_eq!(all_outbox(&store, &pending_due, 1).await, want);
+    let failed = OutboxFilter {
+        state: Some(OutboxState::Failed),
+        due_by: None,
+    };
+    assert_eq!(all_outbox(&store, &failed, 10).await.len(), 2);
+}
+
+/// Outbox puts and deletes carry versions like every record, and a batch whose state write
+/// fails stores neither its mail nor its audit event.
+pub async fn outbox_writes_are_conditional_and_ride_with_the_state<S: Store + 'static>(
+    store: S,
+) {
+    // SPEC: M-4, A-2
+    let id = format!("{:032x}", 7);
+    ok(&store, vec![Write::PutOutbox(Box::new(entry(&id, OutboxState::Pending, 0)))]).await;
+    // A second create, a stale update and a stale delete conflict.
+    conflict(&store, vec![Write::PutOutbox(Box::new(entry(&id, OutboxState::Pending, 0)))]).await;
+    conflict(
+        &store,
+        vec![Write::DeleteOutbox {
+            id: id.clone(),
+            expect: 5,
+        }],
+    )
+    .await;
+    // GIVEN a tenant at version 1
+    ok(&store, vec![Write::PutTenant(tenant(TENANT))]).await;
+    let audited = all_audit(&store, &AuditFilter::default(), 100).await.len();
+    // WHEN a batch writes a stale tenant, a new mail and an audit event
+    let other = format!("{:032x}", 8);
+    conflict(
+        &store,
+        vec![
+            Write::PutTenant(tenant(TENANT)),
+            Write::PutOutbox(Box::new(entry(&other, OutboxState::Pending, 0))),
+            Write::Audit(Box::new(event(1))),
+        ],
+    )
+    .await;
+    // THEN neither the mail nor the event is stored
+    assert_eq!(store.outbox_entry(&other).await, Ok(None));
+    assert_eq!(
+        all_audit(&store, &AuditFilter::default(), 100).await.len(),
+        audited
+    );
+    // AND with the right version all three are
+    let mut t = tenant(TENANT);
+    t.version = 1;
+    ok(
+        &store,
+        vec![
+            Write::PutTenant(t),
+            Write::PutOutbox(Box::new(entry(&other, OutboxState::Pending, 0))),
+            Write::Audit(Box::new(event(1))),
+        ],
+    )
+    .await;
+    assert!(matches!(store.outbox_entry(&other).await, Ok(Some(_))));
+    assert_eq!(
+        all_audit(&store, &AuditFilter::default(), 100).await.len(),
+        audited + 1
+    );
+    // AND the delete with the version read removes the entry
+    ok(
+        &store,
+        vec![Write::DeleteOutbox {
+            id: other.clone(),
+            expect: 1,
+        }],
+    )
+    .await;
+    assert_eq!(store.outbox_entry(&other).await, Ok(None));
+}
+
+/// Ten couriers on one store at once (ten instances of a deployment): every mail queued is
+/// sent exactly once and the outbox ends empty.
+pub async fn parallel_couriers_send_each_mail_once<S: Store + 'static>(store: S) {
+    // SPEC: M-4
+    let (fx, token) = fixture(store).await;
+    let delivered = fx.svc.deliver_pending().await;
+    assert!(delivered.is_ok(), "{delivered:?}");
+    fx.mailer.clear();
+    // GIVEN 20 users created (20 welcome mails queued, none sent yet)
+    for i in 0..20 {
+        let created = fx
+            .svc
+            .admin_create_user(
+                token.expose(),
+                &NewUser {
+                    user_id: format!("courier{i:02}"),
+                    role: Role::General,
+                    login_method: LoginMethod::MailOtp,
+                    same_as_admin: false,
+                    profile: ProfileInput {
+                        name: format!("配達{i}"),
+                        email: Some(format!("courier{i:02}@example.com")),
+                        ..Default::default()
+                    },
+                },
+            )
+            .await;
+        assert!(created.is_ok(), "{created:?}");
+    }
+    assert!(fx.mailer.mails().is_empty());
+    // WHEN ten couriers run at once
+    let instances: Vec<Arc<Svc<S>>> = (0..10).map(|_| Arc::new(fx.other_instance())).collect();
+    let results = race(10, |i| {
+        let svc = Arc::clone(&instances[i]);
+        async move { svc.deliver_pending().await }
+    })
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // THEN each mail went out once
+    let mails = fx.mailer.mails();
+    let mut to: Vec<String> = mails.iter().map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!((mails.len(), to.len()), (20, 20), "{to:?}");
+    let left = fx
+        .store
+        .list_outbox(&OutboxFilter::default(), None, 100)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(left.items.is_empty(), "{:?}", left.items);
 }
