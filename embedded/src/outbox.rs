@@ -21,7 +21,9 @@
 //! Files are named `<unix-millis>-<seq>-<kind>.eml` (zero-padded, so they sort in sending
 //! order), written under a hidden temporary name in the same folder and then linked into place,
 //! so a reader never sees half a mail and two processes sharing a folder never overwrite each
-//! other's files. The folder is a development and single-machine outbox: point a mail client or
+//! other's files. A mail with an ID (one the courier took from the database's queue, M-4) is
+//! written once: the ID is noted in the hidden `.sent/` folder after the file, and a courier
+//! repeating the delivery after a crash finds it there. The folder is a development and single-machine outbox: point a mail client or
 //! a relay at it, or read it back with [`OutboxMailer::read_all`].
 //!
 //! The headers and the reader are written by hand (some fifty lines each) rather than with a
@@ -37,7 +39,7 @@ use monban_core::ports::{MailError, Mailer};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The default `From`.
 pub const DEFAULT_SENDER: &str = "monban <no-reply@localhost>";
@@ -165,6 +167,11 @@ impl OutboxMailer {
             // After the mail: a crash in between sends it again, never loses it.
             std::fs::create_dir_all(self.dir.join(".sent"))?;
             std::fs::write(m, b"")?;
+            // A repeat comes within minutes of the first delivery (a courier's lease), so a
+            // day of markers is plenty: every 256th mail prunes the older ones.
+            if SEQ.load(Ordering::Relaxed) % 256 == 0 {
+                prune(&self.dir.join(".sent"), now, Duration::from_secs(24 * 3600));
+            }
         }
         Ok(Some(path))
     }
@@ -231,6 +238,22 @@ impl Mailer for OutboxMailer {
 }
 
 // ---- writing ---------------------------------------------------------------------------------
+
+/// Removes the files in `dir` last modified more than `age` before `now` (best effort).
+fn prune(dir: &Path, now: SystemTime, age: Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d > age));
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
 
 /// Creates `path` (which must not exist), writes `bytes` and flushes them to disk. The file is
 /// readable by its owner only: a mail carries a code, a link or a temporary password.

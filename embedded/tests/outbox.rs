@@ -220,3 +220,29 @@ async fn a_first_login_on_the_embedded_ports_reading_mail_from_the_outbox() {
         .collect();
     assert_eq!(kinds, vec![MailKind::UserRegistered, MailKind::Otp]);
 }
+
+#[tokio::test]
+async fn a_mail_sent_again_with_its_id_is_written_once() {
+    // SPEC: M-4 — a courier that crashed between sending and marking sends the mail again,
+    // with the same ID: the folder keeps one copy. A mail without an ID is always written.
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = OutboxMailer::new(dir.path()).unwrap();
+    let mut mail = render(
+        &MailContent::LoginIdNotice {
+            login_id: "taro".into(),
+        },
+        Lang::Ja,
+        "monban",
+        "taro@example.com",
+    );
+    mail.id = "0000693a1b2c00000001a1b2c3d4e5f6".into();
+    outbox.send(&mail).await.unwrap();
+    outbox.send(&mail).await.unwrap();
+    let read = OutboxMailer::read_all(dir.path()).unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].mail.id, mail.id, "the ID travels in the file");
+    mail.id = String::new();
+    outbox.send(&mail).await.unwrap();
+    outbox.send(&mail).await.unwrap();
+    assert_eq!(OutboxMailer::read_all(dir.path()).unwrap().len(), 3);
+}
