@@ -169,7 +169,7 @@ impl OutboxMailer {
             std::fs::write(m, b"")?;
             // A repeat comes within minutes of the first delivery (a courier's lease), so a
             // day of markers is plenty: every 256th mail prunes the older ones.
-            if SEQ.load(Ordering::Relaxed) % 256 == 0 {
+            if SEQ.load(Ordering::Relaxed).is_multiple_of(256) {
                 prune(&self.dir.join(".sent"), now, Duration::from_secs(24 * 3600));
             }
         }

@@ -18,7 +18,14 @@ const ADMIN_MAIL: &str = "123@a.com";
 /// `monban mail queue` on `dir`'s database: its JSON lines. (Its own outbox folder is another
 /// one: the server's is broken on purpose below, and listing the queue sends nothing.)
 fn queue(dir: &Path, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["mail", "queue", "--preset", "kuroneko", "--outbox", "cli-outbox"];
+    let mut args = vec![
+        "mail",
+        "queue",
+        "--preset",
+        "kuroneko",
+        "--outbox",
+        "cli-outbox",
+    ];
     args.extend_from_slice(extra);
     json_lines(&monban_ok(dir, &args))
 }
@@ -45,8 +52,10 @@ fn a_mail_queued_when_the_server_is_killed_goes_out_once_after_the_restart() {
         .call(
             "POST",
             "/support/tenants",
-            Some(&json!({"code": TENANT, "name": "黒猫堂", "access_key": ACCESS_KEY,
-                "admin": {"name": "黒猫太郎", "email": ADMIN_MAIL}})),
+            Some(
+                &json!({"code": TENANT, "name": "黒猫堂", "access_key": ACCESS_KEY,
+                "admin": {"name": "黒猫太郎", "email": ADMIN_MAIL}}),
+            ),
             Some(support.trim()),
         )
         .expect(201);
@@ -96,7 +105,13 @@ fn a_mail_queued_when_the_server_is_killed_goes_out_once_after_the_restart() {
     // AND the audit names the retry
     let retries = json_lines(&monban_ok(
         dir,
-        &["audit", "--kind", "delivery_retried", "--preset", "kuroneko"],
+        &[
+            "audit",
+            "--kind",
+            "delivery_retried",
+            "--preset",
+            "kuroneko",
+        ],
     ));
     assert_eq!(retries.len(), 1, "{retries:?}");
 }

@@ -1897,7 +1897,10 @@ pub async fn outbox_entries_round_trip_and_list_by_state_and_due_time<S: Store +
         due_by: Some(Timestamp(T0.secs() + 30)),
     };
     // Pending: i = 0, 1, 3, 4, 6; due by +30 s: i = 0, 1, 3.
-    let want: Vec<String> = [3, 1, 0].iter().map(|i| format!("{:032x}", 100 - i)).collect();
+    let want: Vec<String> = [3, 1, 0]
+        .iter()
+        .map(|i| format!("{:032x}", 100 - i))
+        .collect();
     assert_eq!(all_outbox(&store, &pending_due, 1).await, want);
     let failed = OutboxFilter {
         state: Some(OutboxState::Failed),
@@ -1908,14 +1911,28 @@ pub async fn outbox_entries_round_trip_and_list_by_state_and_due_time<S: Store +
 
 /// Outbox puts and deletes carry versions like every record, and a batch whose state write
 /// fails stores neither its mail nor its audit event.
-pub async fn outbox_writes_are_conditional_and_ride_with_the_state<S: Store + 'static>(
-    store: S,
-) {
+pub async fn outbox_writes_are_conditional_and_ride_with_the_state<S: Store + 'static>(store: S) {
     // SPEC: M-4, A-2
     let id = format!("{:032x}", 7);
-    ok(&store, vec![Write::PutOutbox(Box::new(entry(&id, OutboxState::Pending, 0)))]).await;
+    ok(
+        &store,
+        vec![Write::PutOutbox(Box::new(entry(
+            &id,
+            OutboxState::Pending,
+            0,
+        )))],
+    )
+    .await;
     // A second create, a stale update and a stale delete conflict.
-    conflict(&store, vec![Write::PutOutbox(Box::new(entry(&id, OutboxState::Pending, 0)))]).await;
+    conflict(
+        &store,
+        vec![Write::PutOutbox(Box::new(entry(
+            &id,
+            OutboxState::Pending,
+            0,
+        )))],
+    )
+    .await;
     conflict(
         &store,
         vec![Write::DeleteOutbox {

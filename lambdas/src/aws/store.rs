@@ -1022,7 +1022,7 @@ impl Store for DynamoStore {
             values,
             consistent: true,
         };
-        let start = after.map(|a| item::outbox_key(a));
+        let start = after.map(item::outbox_key);
         let per_call = |need: usize| {
             if filtered {
                 need.clamp(100, MAX_PAGE + 1)

@@ -329,7 +329,7 @@ pub fn settle(outbox: &Path) {
 #[track_caller]
 pub fn settle_db(db: &Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while db.exists() && monban_embedded::undelivered(&db).unwrap() > 0 {
+    while db.exists() && monban_embedded::undelivered(db).unwrap() > 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the courier left mails queued in {}",
