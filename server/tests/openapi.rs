@@ -53,6 +53,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/support/audit"),
     ("get", "/support/limits"),
     ("delete", "/support/limits/{address}"),
+    ("get", "/support/mail"),
+    ("post", "/support/mail/{id}/retry"),
     ("post", "/reset"),
     ("post", "/reset/open"),
     ("get", "/reset/{token}"),
@@ -184,6 +186,7 @@ async fn every_error_response_uses_the_error_schema_and_bodies_are_described() {
                         | "/support/tenants/{code}/users/{id}/end-sessions"
                         | "/admin/users/{id}/end-sessions"
                         | "/me/sessions/end-others"
+                        | "/support/mail/{id}/retry"
                 );
                 assert_eq!(has_body, !bodyless, "{m} {path}");
             }
