@@ -53,6 +53,16 @@ pub fn document<S: Store>(policy: &Policy) -> Value {
             p["schema"]["pattern"] = json!(S::AUDIT_CURSOR_PATTERN);
         }
     }
+    // An outbox entry's ID: 32 hex digits (`api::mail::retry`).
+    if let Some(p) = doc
+        .pointer_mut("/paths/~1support~1mail~1{id}~1retry/post/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for p in p.iter_mut().filter(|p| p["name"] == "id") {
+            p["schema"] = json!({"type": "string", "pattern": "^[0-9A-Fa-f]{32}$",
+                                 "minLength": 32, "maxLength": 32});
+        }
+    }
     discriminators(&mut doc);
     examples(&mut doc, policy);
     doc
