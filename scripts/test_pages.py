@@ -482,3 +482,37 @@ def test_secom_login_with_a_client_certificate_header(browser, axe_source):
         assert w.d.find_elements(By.NAME, "identifier")
     finally:
         s.stop()
+
+
+def test_the_api_reference_renders_from_the_binary(browser):
+    # Issue 14 item 5: /docs renders /openapi.json with the vendored Redoc, under its own CSP
+    # (no eval), and nothing is fetched from elsewhere: Redoc's one outside picture (its logo)
+    # is blocked by that CSP. Redoc is third-party: axe is not asked.
+    s = Server("kuroneko")
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.__blocked = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__blocked.push(e.blockedURI));")})
+    try:
+        browser.get(s.url + "/docs")
+        WebDriverWait(browser, WAIT).until(
+            lambda d: d.execute_script(
+                "const h = document.querySelector('h1'); return h && h.textContent;"))
+        title = browser.execute_script("return document.querySelector('h1').textContent")
+        assert "monban" in title.lower(), title
+        # Every operation of the document is listed, e.g. the login.
+        WebDriverWait(browser, WAIT).until(
+            lambda d: "/login" in d.execute_script("return document.body.innerText"))
+        here = s.url.split("//", 1)[1]
+        foreign = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            f".filter(n => new URL(n).host !== '{here}')")
+        blocked = browser.execute_script("return window.__blocked")
+        assert all(f in blocked for f in foreign), (foreign, blocked)
+        if SCREENS:
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(SCREENS / "api-reference.png"))
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                                {"identifier": script["identifier"]})
+        s.stop()

@@ -818,3 +818,37 @@ async fn the_admin_adds_an_authenticator_from_a_qr_code() {
         .unwrap();
     assert_eq!(format!("{:?}", admin.login_method), "Totp");
 }
+
+#[tokio::test]
+async fn the_api_reference_is_served_from_the_binary_under_its_own_csp() {
+    // Issue 14 item 5 — the page and the pinned renderer come from this server; the CSP lets
+    // the renderer run (its script, its injected styles, its blob worker) and nothing more.
+    let h = Harness::kuroneko();
+    let page = h.call("GET", "/docs", None, None).await;
+    page.expect(200);
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(html.contains(r#"spec-url="/openapi.json""#), "{html}");
+    assert!(html.contains(r#"<script src="/docs/redoc.standalone.js">"#));
+    assert!(!html.contains("http"), "nothing from elsewhere: {html}");
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    for want in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+    ] {
+        assert!(csp.contains(want), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-eval") && !csp.contains("*"), "{csp}");
+    let js = h.call("GET", "/docs/redoc.standalone.js", None, None).await;
+    js.expect(200);
+    assert!(
+        js.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/javascript")
+    );
+    assert_eq!(js.headers["x-content-type-options"], "nosniff");
+    assert!(js.bytes.len() > 100_000);
+    // GET only.
+    assert_eq!(h.call("POST", "/docs", None, None).await.status, 405);
+}

@@ -8,6 +8,7 @@
 //! CSRF token equal to a second `__Host-` cookie, and every page is sent with a strict
 //! Content-Security-Policy (no script, no inline style, never framed). See ARCHITECTURE.md.
 
+mod reference;
 mod theme;
 mod web;
 
@@ -43,6 +44,8 @@ pub fn routes<S: Store + 'static, M: Mailer + 'static>() -> Router<AppState<S, M
             get(|ctx: Ctx| async move { redirect(&ctx, "/ui/login") }),
         )
         .route("/ui/style.css", get(style::<S, M>))
+        .route("/docs", get(reference::page))
+        .route("/docs/redoc.standalone.js", get(reference::bundle))
         .route("/ui/lang", post(switch_lang))
         .route(
             "/ui/login",
