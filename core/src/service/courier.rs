@@ -46,7 +46,8 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn add(&mut self, o: Delivery) {
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: Delivery) {
         self.sent += o.sent;
         self.resolved += o.resolved;
         self.retried += o.retried;

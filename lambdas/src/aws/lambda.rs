@@ -346,12 +346,7 @@ pub async fn courier<S: Store, M: Mailer>(
             continue;
         };
         match service.deliver_entry(id).await {
-            Ok(d) => {
-                total.sent += d.sent;
-                total.resolved += d.resolved;
-                total.retried += d.retried;
-                total.failed += d.failed;
-            }
+            Ok(d) => total.add(d),
             Err(e) => {
                 tracing::warn!(error = %e, "courier: entry not delivered; the batch is retried from it");
                 failures.push(serde_json::json!({ "itemIdentifier": sequence }));

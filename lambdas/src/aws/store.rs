@@ -406,6 +406,18 @@ fn next_audit_sk() -> String {
     format!("{}{seq:016x}{process:08x}", item::AUDIT_PREFIX)
 }
 
+/// Items a query asks for per call when it needs `need` more: with a filter (evaluated after
+/// `Limit`), a good stretch, so a selective filter does not take one call per item.
+fn per_call(filtered: bool) -> impl Fn(usize) -> usize {
+    move |need| {
+        if filtered {
+            need.clamp(100, MAX_PAGE + 1)
+        } else {
+            need
+        }
+    }
+}
+
 /// `limit` as the page size (1..=[`MAX_PAGE`]) and the items to fetch (+1: is there more?).
 fn limits(limit: usize) -> (usize, usize) {
     let limit = limit.clamp(1, MAX_PAGE);
@@ -1023,14 +1035,7 @@ impl Store for DynamoStore {
             consistent: true,
         };
         let start = after.map(item::outbox_key);
-        let per_call = |need: usize| {
-            if filtered {
-                need.clamp(100, MAX_PAGE + 1)
-            } else {
-                need
-            }
-        };
-        let items = self.query(&q, start, want, per_call).await?;
+        let items = self.query(&q, start, want, per_call(filtered)).await?;
         let more = items.len() > limit;
         let entries = items
             .iter()
@@ -1317,15 +1322,7 @@ impl Store for DynamoStore {
                 (q, None)
             }
         };
-        // With a filter, each call evaluates a good stretch (the filter runs after `Limit`).
-        let per_call = |need: usize| {
-            if filtered {
-                need.clamp(100, MAX_PAGE + 1)
-            } else {
-                need
-            }
-        };
-        let items = self.query(&q, start, want, per_call).await?;
+        let items = self.query(&q, start, want, per_call(filtered)).await?;
         let more = items.len() > limit;
         let items = &items[..items.len().min(limit)];
         let events = items
