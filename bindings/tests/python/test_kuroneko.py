@@ -348,6 +348,7 @@ def test_a_failing_python_mailer_leaves_the_mail_queued_and_nothing_fails(tmp_pa
     # once the mailer works again.
     auth = open_auth(tmp_path, "kuroneko", inbox)
     setup_tenant(auth)
+    auth.deliver_pending()  # the earlier mails are out: only the next one waits
     inbox.fail = True
     auth.request_password_reset(
         monban.ResetRequest(tenant=TENANT, user_id=TENANT, access_key=ACCESS_KEY)

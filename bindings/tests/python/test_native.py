@@ -100,6 +100,7 @@ def test_fields_problems_and_retryable(tmp_path, inbox):
         with pytest.raises(monban.SessionInvalid):
             auth.whoami("not-a-token")
         # A mail server that fails fails no call: the mail waits in the queue (M-4).
+        auth.deliver_pending()  # the earlier mails are out: only the next one waits
         inbox.fail = True
         auth.request_password_reset(
             monban.ResetRequest(tenant=TENANT, user_id=TENANT, access_key=ACCESS_KEY)
