@@ -57,6 +57,7 @@ use crate::secret::{Secret, ct_eq_bytes};
 use crate::time::Timestamp;
 use argon2::{Algorithm, Argon2, Version};
 use password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use zeroize::Zeroizing;
 
@@ -340,6 +341,9 @@ const MAX_M_COST: u32 = 4 * 1024 * 1024;
 /// Buffers kept for reuse: enough for the concurrency of a server's hashing pool; more
 /// simultaneous hashes still work, their extra buffers are freed afterwards.
 const POOL_CAP: usize = 16;
+/// Hashes this process computed with RustCrypto's `argon2` because `argon2-rust` refused them
+/// ([`Hasher::reference_fallbacks`]).
+static REFERENCE_FALLBACKS: AtomicU64 = AtomicU64::new(0);
 /// Salt of the dummy PHC string ([`Hasher::dummy_verify`]).
 const DUMMY_SALT: [u8; 16] = *b"monban-dummy-slt";
 
@@ -606,6 +610,7 @@ impl Hasher {
         // RustCrypto's checks first: its errors are the ones callers see (`PwdTooLong`, ...).
         let reference = job.reference()?;
         let Some(fast) = job.fast() else {
+            REFERENCE_FALLBACKS.fetch_add(1, Ordering::Relaxed);
             return reference.hash_password_into(password, salt, out);
         };
         let need = fast.params().memory_blocks() as usize;
@@ -616,8 +621,20 @@ impl Hasher {
         match result {
             Ok(()) => Ok(()),
             Err(argon2_rust::Error::MemoryAllocationError) => Err(argon2::Error::OutOfMemory),
-            Err(_) => reference.hash_password_into(password, salt, out),
+            Err(_) => {
+                REFERENCE_FALLBACKS.fetch_add(1, Ordering::Relaxed);
+                reference.hash_password_into(password, salt, out)
+            }
         }
+    }
+
+    /// How many hashes this process has computed with RustCrypto's `argon2` because
+    /// `argon2-rust` refused the job (any refusal but a failed allocation). Expected to stay 0:
+    /// `argon2-rust` accepts every algorithm, version and lane count a PHC string can ask for;
+    /// the differential tests check that it does, so they prove `argon2-rust`'s output and
+    /// not the fallback's.
+    pub fn reference_fallbacks() -> u64 {
+        REFERENCE_FALLBACKS.load(Ordering::Relaxed)
     }
 
     /// An idle hasher from the pool, else a new one. A new one reserves this hasher's own

@@ -54,6 +54,8 @@ proptest! {
         let tag = parsed.hash.unwrap();
         prop_assert_eq!(tag.as_bytes(), &expected[..]);
         prop_assert!(hasher.verify(&Secret::new(pw), &phc));
+        // The tag came from argon2-rust, not from the RustCrypto fallback.
+        prop_assert_eq!(Hasher::reference_fallbacks(), 0);
     }
 
     /// A PHC string made by RustCrypto verifies through `Hasher`, whatever its algorithm,
@@ -97,6 +99,7 @@ proptest! {
             })
             .unwrap();
         prop_assert!(!hasher.verify(&Secret::new(pw), &wrong));
+        prop_assert_eq!(Hasher::reference_fallbacks(), 0);
     }
 }
 
@@ -113,6 +116,7 @@ fn stored_hashes_keep_verifying() {
             "{stored}"
         );
     }
+    assert_eq!(Hasher::reference_fallbacks(), 0);
 }
 
 /// `$argon2id$v=19$m=19456,t=2,p=1`, password "Kt7mQ2xR9wLp", salt "bench-salt-16byt",

@@ -24,7 +24,7 @@
 //! - `login`: `--concurrency` workers, each with its own users (worker `w` takes users `w`,
 //!   `w + C`, …), do full logins for `--duration` seconds: `POST /login` → the code from the
 //!   outbox → `POST /login/otp`. The latency of one login spans both requests and the reading
-//!   of the mail.
+//!   of the mail. Under a policy without a second factor a login is `POST /login` alone.
 //! - `session`: one full login per user first, then `--concurrency` workers call `GET /me` with
 //!   those session tokens for `--duration` seconds (`--path /health` instead measures the HTTP
 //!   stack alone, for comparison).
@@ -202,7 +202,8 @@ fn session_of(v: &serde_json::Value) -> Result<Session> {
     })
 }
 
-/// A full login: password, then the mailed code. Errors carry the HTTP status and code.
+/// A full login: password, then the mailed code (or the password alone, when the policy has no
+/// second factor). Errors carry the HTTP status and code.
 async fn full_login(
     client: &mut Client,
     ctx: &Ctx,
@@ -221,10 +222,18 @@ async fn full_login(
         .post("/login", None, &body)
         .await?
         .json(StatusCode::OK, "POST /login")?;
-    if step.get("next").and_then(|n| n.as_str()) != Some("second_factor") {
-        return Err(fail(format!(
-            "POST /login: expected a second factor, got {step}"
-        )));
+    match step.get("next").and_then(|n| n.as_str()) {
+        Some("second_factor") => {}
+        // A policy without a second factor (`SECOND_FACTOR=off` in scripts/bench-http): the
+        // password alone signs in.
+        Some("session") => {
+            return session_of(step.get("session").unwrap_or(&serde_json::Value::Null));
+        }
+        _ => {
+            return Err(fail(format!(
+                "POST /login: expected a second factor or a session, got {step}"
+            )));
+        }
     }
     let challenge = step
         .get("challenge")
