@@ -274,11 +274,7 @@ async fn fixture() -> Fx {
         .unwrap();
     let injector = Arc::new(Injector::default());
     let http = FaultyHttp {
-        inner: aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https(),
+        inner: monban_lambdas::aws::http_client(),
         injector: Arc::clone(&injector),
     };
     let table = format!("faults-{}-{n}", std::process::id());

@@ -650,6 +650,7 @@ mod tests {
 
     fn ssm_client(endpoint: &str) -> aws_sdk_ssm::Client {
         let conf = aws_sdk_ssm::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_sdk_ssm::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_ssm::config::Credentials::new(

@@ -178,6 +178,7 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
     use aws_config::timeout::TimeoutConfig;
     use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(super::http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()

@@ -53,6 +53,7 @@ impl SesMailer {
     /// credentials, region `us-east-1`.
     pub fn local_client(endpoint: &str) -> Client {
         let conf = aws_sdk_sesv2::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
@@ -176,6 +177,7 @@ mod tests {
 
     fn mailer(endpoint: &str, configuration_set: Option<&str>) -> SesMailer {
         let conf = aws_sdk_sesv2::Config::builder()
+            .http_client(crate::aws::http_client())
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sesv2::config::Credentials::new(

@@ -1591,6 +1591,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
 /// Tests add their own HTTP client or retry settings to it before `build()`.
 pub fn local_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
     aws_sdk_dynamodb::Config::builder()
+        .http_client(crate::aws::http_client())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)

@@ -198,6 +198,7 @@ impl StreamFeed {
             .and_then(|t| t.latest_stream_arn().map(str::to_owned))
             .unwrap_or_else(|| panic!("table {table} has no stream"));
         let conf = aws_sdk_dynamodbstreams::Config::builder()
+            .http_client(monban_lambdas::aws::http_client())
             .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
             .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
             .endpoint_url(dynamodb_endpoint())
