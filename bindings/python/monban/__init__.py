@@ -19,7 +19,9 @@ asyncio.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _datetime
+import threading
 from types import TracebackType
 from typing import Any, Dict, FrozenSet, List, Optional, Type
 
@@ -102,7 +104,6 @@ from ._ffi.monban import (
     SessionScope as SessionScope,
     SweepReport as SweepReport,
     TotpEnrolment as TotpEnrolment,
-    Totp as Totp,
     TotpSecret as TotpSecret,
     UserEdit as UserEdit,
     UserPage as UserPage,
@@ -178,6 +179,75 @@ def to_dict(record: Any, *, secrets: bool = False) -> Dict[str, Any]:
     if not isinstance(record, _ffi._MonbanRecord):
         raise TypeError(f"not a monban record: {type(record).__name__}")
     return record.to_dict(secrets=secrets)
+
+
+# ---- TOTP in a hot path -------------------------------------------------------------------------
+
+# `Totp.verify` makes one call into the library with plain integers: the symbol of
+# `totp_check(totp_id, code, now)` itself, with a call status kept per thread (a call through the
+# generated wrapper also clones the object's handle, a second call, and builds a new status).
+_totp_check = _ffi._UniffiLib.uniffi_monban_fn_func_totp_check
+_call_status = threading.local()
+_U32 = 0xFFFF_FFFF
+_I64 = 2**63
+
+
+def _status() -> Any:
+    try:
+        return _call_status.ref
+    except AttributeError:
+        status = _ffi._UniffiRustCallStatus.default()
+        _call_status.status = status
+        _call_status.ref = ctypes.byref(status)
+        return _call_status.ref
+
+
+class Totp:
+    """An authenticator secret decoded once, for checking codes in a hot path.
+
+    `Totp(policy, secret_base32, last_step=None)` takes the secret as `totp_enrol` gives it and
+    the policy's digits, step and window; `verify(code, now)` takes the code as a number and the
+    time in Unix seconds. It remembers the step it accepted, so a code works once: store
+    `last_step()` with the user and pass it back when you make the object again.
+    """
+
+    __slots__ = ("_inner", "_id")
+
+    def __init__(
+        self, policy: Policy, secret_base32: str, last_step: Optional[int] = None
+    ) -> None:
+        self._inner = _ffi.Totp(policy, secret_base32, last_step)
+        self._id: int = self._inner.id()
+
+    def verify(self, code: int, now: int) -> bool:
+        """Whether `code` (the digits as a number: 012345 is 12345) is right at `now` (Unix
+        seconds) within the policy's window and newer than the last step accepted. An accepted
+        code's step is remembered: the same code is refused the next time."""
+        if type(code) is not int or type(now) is not int:
+            raise TypeError("code and now are ints")
+        if not -_I64 <= now < _I64:
+            raise ValueError(f"now out of range: {now}")
+        if not 0 <= code <= _U32:
+            return False  # no code has that many digits
+        ok = _totp_check(self._id, code, now, _status())
+        if _call_status.status.code:  # a panic in Rust: raise it as the generated code does
+            try:
+                _ffi._uniffi_check_call_status(None, _call_status.status)
+            finally:
+                _call_status.status.code = 0
+        return bool(ok)
+
+    def last_step(self) -> Optional[int]:
+        """The step accepted last (store it with the user), if any."""
+        return self._inner.last_step()
+
+    def code_at(self, now: int) -> Optional[int]:
+        """The code an authenticator app shows at `now` (Unix seconds), as a number; none
+        before 1970."""
+        return self._inner.code_at(now)
+
+    def __repr__(self) -> str:
+        return f"<monban.Totp last_step={self.last_step()!r}>"
 
 
 # ---- Auth ---------------------------------------------------------------------------------------
