@@ -19,9 +19,9 @@ asyncio.
 
 from __future__ import annotations
 
-import ctypes
+import ctypes as _ctypes
 import datetime as _datetime
-import threading
+import threading as _threading
 from types import TracebackType
 from typing import Any, Dict, FrozenSet, List, Optional, Type
 
@@ -187,7 +187,7 @@ def to_dict(record: Any, *, secrets: bool = False) -> Dict[str, Any]:
 # `totp_check(totp_id, code, now)` itself, with a call status kept per thread (a call through the
 # generated wrapper also clones the object's handle, a second call, and builds a new status).
 _totp_check = _ffi._UniffiLib.uniffi_monban_fn_func_totp_check
-_call_status = threading.local()
+_call_status = _threading.local()
 _U32 = 0xFFFF_FFFF
 _I64 = 2**63
 
@@ -198,7 +198,7 @@ def _status() -> Any:
     except AttributeError:
         status = _ffi._UniffiRustCallStatus.default()
         _call_status.status = status
-        _call_status.ref = ctypes.byref(status)
+        _call_status.ref = _ctypes.byref(status)
         return _call_status.ref
 
 
