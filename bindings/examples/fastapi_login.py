@@ -108,21 +108,20 @@ class PasswordBody(BaseModel):
 
 class SessionOut(BaseModel):
     token: str
-    must_change_password: Optional[str]
+    must_change_password: Optional[monban.ChangeReason]  # a string enum: "temporary" in JSON
     expires_at: str
 
 
 class ChallengeOut(BaseModel):
     challenge: str
-    method: str
+    method: monban.LoginMethod  # "mail_otp" or "totp" in JSON
     expires_at: str
 
 
 def session_out(session: monban.Session) -> SessionOut:
-    reason = session.must_change_password
     return SessionOut(
         token=session.token,
-        must_change_password=monban.wire(reason) if reason is not None else None,
+        must_change_password=session.must_change_password,
         expires_at=session.claims.expires_at.isoformat(),
     )
 
@@ -168,7 +167,7 @@ def create_app(db_path: str, policy: monban.Policy, mailer: monban.Mailer) -> Fa
         if isinstance(step, monban.LoginStep.SECOND_FACTOR):
             return ChallengeOut(
                 challenge=step.challenge.token,
-                method=monban.wire(step.challenge.method),
+                method=step.challenge.method,
                 expires_at=step.challenge.expires_at.isoformat(),
             )
         assert isinstance(step, monban.LoginStep.SESSION)
@@ -193,7 +192,7 @@ def create_app(db_path: str, policy: monban.Policy, mailer: monban.Mailer) -> Fa
     async def me(
         token: str = Depends(bearer), auth: monban.aio.Auth = Depends(get_auth)
     ) -> Dict[str, object]:
-        return monban.to_dict(await auth.whoami(token))
+        return (await auth.whoami(token)).to_dict()
 
     @app.post("/logout", status_code=204)
     async def logout(

@@ -6,7 +6,9 @@ use monban_core::Secret;
 use monban_core::ports::SecureRandom;
 use monban_core::secret::SecretBytes;
 use monban_embedded::OsRandom;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 /// A validated policy: a preset by name or a JSON document.
 #[derive(Debug, uniffi::Object)]
@@ -181,36 +183,15 @@ pub fn totp_verify(
     ))
 }
 
-/// An authenticator secret decoded once, for fast checks (L-2): one call per code, with plain
-/// integers. It remembers the last step it accepted, so a code works once (RFC 6238 §5.2); store
-/// [`Totp::last_step`] with the user and pass it back when making the object again.
-#[derive(Debug, uniffi::Object)]
-pub struct Totp {
+/// What a [`Totp`] holds: the keyed verifier and the last step it accepted.
+#[derive(Debug)]
+struct TotpState {
     verifier: core::totp::Verifier,
-    last_step: std::sync::Mutex<Option<u64>>,
+    last_step: Mutex<Option<u64>>,
 }
 
-#[uniffi::export]
-impl Totp {
-    /// The secret in base32 (as `totp_enrol` gives it) with the policy's digits, step and
-    /// skew; `last_step`: the step accepted last time, if any.
-    #[uniffi::constructor(default(last_step = None))]
-    pub fn new(
-        policy: &Policy,
-        secret_base32: String,
-        last_step: Option<u64>,
-    ) -> Result<Arc<Self>, MonbanError> {
-        let secret = totp_secret_bytes(&secret_base32)?;
-        Ok(Arc::new(Self {
-            verifier: core::totp::Verifier::new(&secret, &policy.inner.otp),
-            last_step: std::sync::Mutex::new(last_step),
-        }))
-    }
-
-    /// Whether `code` (the digits as a number: 012345 is 12345) is right at `now` (Unix
-    /// seconds) within the policy's skew and newer than the last accepted step. An accepted
-    /// code's step is remembered: the same code is refused the next time.
-    pub fn verify(&self, code: u32, now: i64) -> bool {
+impl TotpState {
+    fn verify(&self, code: u32, now: i64) -> bool {
         let Ok(mut last) = self.last_step.lock() else {
             return false;
         };
@@ -225,17 +206,86 @@ impl Totp {
             None => false,
         }
     }
+}
+
+/// The live [`Totp`] objects by [`Totp::id`], for [`totp_check`]. An object is in it from its
+/// construction to its drop.
+static TOTPS: LazyLock<Mutex<HashMap<u64, Arc<TotpState>>>> = LazyLock::new(Default::default);
+static NEXT_TOTP_ID: AtomicU64 = AtomicU64::new(1);
+
+fn totps() -> MutexGuard<'static, HashMap<u64, Arc<TotpState>>> {
+    // A panic while the lock was held cannot leave the map half-changed (insert and remove
+    // only), so a poisoned lock is still good.
+    TOTPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An authenticator secret decoded once, for fast checks (L-2): one call per code, with plain
+/// integers. It remembers the last step it accepted, so a code works once (RFC 6238 §5.2); store
+/// [`Totp::last_step`] with the user and pass it back when making the object again.
+#[derive(Debug, uniffi::Object)]
+pub struct Totp {
+    id: u64,
+    state: Arc<TotpState>,
+}
+
+impl Drop for Totp {
+    fn drop(&mut self) {
+        totps().remove(&self.id);
+    }
+}
+
+#[uniffi::export]
+impl Totp {
+    /// The secret in base32 (as `totp_enrol` gives it) with the policy's digits, step and
+    /// skew; `last_step`: the step accepted last time, if any.
+    #[uniffi::constructor(default(last_step = None))]
+    pub fn new(
+        policy: &Policy,
+        secret_base32: String,
+        last_step: Option<u64>,
+    ) -> Result<Arc<Self>, MonbanError> {
+        let secret = totp_secret_bytes(&secret_base32)?;
+        let state = Arc::new(TotpState {
+            verifier: core::totp::Verifier::new(&secret, &policy.inner.otp),
+            last_step: Mutex::new(last_step),
+        });
+        let id = NEXT_TOTP_ID.fetch_add(1, Ordering::Relaxed);
+        totps().insert(id, Arc::clone(&state));
+        Ok(Arc::new(Self { id, state }))
+    }
+
+    /// Whether `code` (the digits as a number: 012345 is 12345) is right at `now` (Unix
+    /// seconds) within the policy's skew and newer than the last accepted step. An accepted
+    /// code's step is remembered: the same code is refused the next time.
+    pub fn verify(&self, code: u32, now: i64) -> bool {
+        self.state.verify(code, now)
+    }
+
+    /// A number for this object while it lives, for [`totp_check`]: the same check as
+    /// [`Totp::verify`] in one call with plain integers (a method call also clones the
+    /// object's handle, a second call across the FFI).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 
     /// The step accepted last (store it with the user), if any.
     pub fn last_step(&self) -> Option<u64> {
-        self.last_step.lock().ok().and_then(|l| *l)
+        self.state.last_step.lock().ok().and_then(|l| *l)
     }
 
     /// The code an authenticator app shows at `now` (Unix seconds), as a number; none before
     /// 1970.
     pub fn code_at(&self, now: i64) -> Option<u64> {
-        self.verifier.code_at(core::Timestamp(now))
+        self.state.verifier.code_at(core::Timestamp(now))
     }
+}
+
+/// [`Totp::verify`] of the live `Totp` whose [`Totp::id`] is `totp_id` (false when there is none):
+/// one call with plain integers, what Python's `monban.Totp.verify` makes.
+#[uniffi::export]
+pub fn totp_check(totp_id: u64, code: u32, now: i64) -> bool {
+    let state = totps().get(&totp_id).cloned();
+    state.is_some_and(|s| s.verify(code, now))
 }
 
 /// The TOTP code an authenticator app shows at `now` (Unix seconds): for tests and tooling that
@@ -316,4 +366,28 @@ pub fn extract_login_id(mail: MailMessage) -> Option<String> {
 
 pub(crate) fn limit(n: u32) -> usize {
     to_usize(u64::from(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totp_check_is_verify_by_id_while_the_object_lives() {
+        let policy = Policy::preset("nist".into()).unwrap();
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".to_owned();
+        let totp = Totp::new(&policy, secret.clone(), None).unwrap();
+        let now = 1_800_000_000;
+        let code = |t: i64| u32::try_from(totp.code_at(t).unwrap()).unwrap();
+        let (id, right, next) = (totp.id(), code(now), code(now + 60));
+        assert!(!totp_check(id, (right + 1) % 1_000_000, now));
+        assert!(totp_check(id, right, now));
+        assert!(!totp_check(id, right, now), "a code works once");
+        assert_eq!(totp.last_step(), Some(1_800_000_000 / 30));
+        let twin = Totp::new(&policy, secret, None).unwrap();
+        assert_ne!(twin.id(), id);
+        drop(totp);
+        assert!(!totp_check(id, next, now + 60), "gone with its object");
+        assert!(twin.verify(next, now + 60));
+    }
 }

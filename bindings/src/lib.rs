@@ -17,11 +17,13 @@
 mod aio;
 mod auth;
 mod engine;
+mod meta;
 mod types;
 
 pub use aio::AsyncAuth;
 pub use auth::{Auth, Mailer};
 pub use engine::*;
+pub use meta::*;
 pub use types::*;
 
 uniffi::setup_scaffolding!("monban");

@@ -29,7 +29,46 @@ macro_rules! mirror_enum {
                 }
             }
         }
+
+        impl $name {
+            /// The HTTP API's string of each variant, in declaration order: the core enum's serde
+            /// name (`Role::General` is `"general"`).
+            pub(crate) fn wire_names() -> Vec<String> {
+                [$($name::$variant),+]
+                    .into_iter()
+                    .map(|v| wire_name(<$core>::from(v)))
+                    .collect()
+            }
+        }
     };
+}
+
+/// A fieldless core enum's serde name (what the HTTP API writes), e.g. `"mail_otp"`.
+fn wire_name<T: serde::Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("<not a string: {other:?}>"),
+    }
+}
+
+/// The HTTP API's strings of every fieldless enum the bindings have, by enum name, each in the
+/// order of the enum's variants. The Python package's string enums are tested against it.
+pub(crate) fn all_wire_names() -> std::collections::HashMap<String, Vec<String>> {
+    [
+        ("AccountKind", AccountKind::wire_names()),
+        ("ChangeReason", ChangeReason::wire_names()),
+        ("CharClass", CharClass::wire_names()),
+        ("Factor", Factor::wire_names()),
+        ("Lang", Lang::wire_names()),
+        ("LoginMethod", LoginMethod::wire_names()),
+        ("MailKind", MailKind::wire_names()),
+        ("Permission", Permission::wire_names()),
+        ("Role", Role::wire_names()),
+        ("SessionScope", SessionScope::wire_names()),
+    ]
+    .into_iter()
+    .map(|(name, wire)| (name.to_owned(), wire))
+    .collect()
 }
 
 mirror_enum!(
@@ -294,7 +333,6 @@ macro_rules! monban_error {
         }
 
         /// The stable codes the variants stand for, in order.
-        #[cfg(test)]
         pub(crate) const CODES: &[&str] = &[$($code),+];
 
         impl MonbanError {
@@ -522,6 +560,7 @@ impl From<MailMessage> for core::mail::Mail {
 
 /// What one `deliver_pending` did (M-4).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct DeliveryReport {
     /// Mails sent.
     pub sent: u32,
@@ -550,6 +589,7 @@ impl From<core::service::Delivery> for DeliveryReport {
 
 /// A queued or failed mail as an operator sees it: no content, no recipient.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct OutboxEntryView {
     /// The entry's ID (the mail's `id`).
     pub id: String,
@@ -1434,17 +1474,33 @@ macro_rules! display_as_debug {
     };
 }
 
-redacted_debug!(MailMessage; to, kind, lang, subject; secret body);
-redacted_debug!(LoginRequest; tenant, identifier, certificate; secret password, access_key);
-redacted_debug!(Session; claims, must_change_password; secret token);
-redacted_debug!(TotpEnrolment; ; secret secret_base32, uri);
-redacted_debug!(Challenge; method, expires_at, enrolment; secret token);
-redacted_debug!(NewTenant; code, name, admin, corporate_number, logistics, lang, admin_login_method, welcome_mail; secret access_key);
-redacted_debug!(Created; user; secret temporary_password);
-redacted_debug!(ResetRequest; user_id, tenant; secret access_key);
-redacted_debug!(TotpSecret; ; secret secret_base32, uri);
+/// The records that hold secrets: their `Debug` with the secret fields redacted, and
+/// [`SECRET_FIELDS`], the same list for the foreign side (Python's `to_dict()` redacts these).
+macro_rules! secret_records {
+    ($($name:ident; $($plain:ident),*; secret $($secret:ident),+;)+) => {
+        $(redacted_debug!($name; $($plain),*; secret $($secret),+);)+
+
+        /// The secret fields of each record that has some, by record name.
+        pub(crate) const SECRET_FIELDS: &[(&str, &[&str])] =
+            &[$((stringify!($name), &[$(stringify!($secret)),+])),+];
+    };
+}
+
+secret_records! {
+    MailMessage; id, to, kind, lang, subject; secret body;
+    LoginRequest; tenant, identifier, certificate; secret password, access_key;
+    Session; claims, must_change_password; secret token;
+    TotpEnrolment; ; secret secret_base32, uri;
+    Challenge; method, expires_at, enrolment; secret token;
+    NewTenant; code, name, admin, corporate_number, logistics, lang, admin_login_method, welcome_mail; secret access_key;
+    Created; user; secret temporary_password;
+    ResetRequest; user_id, tenant; secret access_key;
+    TotpSecret; ; secret secret_base32, uri;
+}
 
 display_as_debug!(
+    DeliveryReport,
+    OutboxEntryView,
     SessionInfo,
     MailMessage,
     UserRef,

@@ -10,15 +10,18 @@ run by a Rust library in this process.
         step = auth.login(monban.LoginRequest(identifier="...", password="..."))
 
 Every failure raises a subclass of `monban.MonbanError` (`monban.LoginFailed`,
-`monban.Locked`, ...) carrying its stable `code`. Times are aware `datetime`s in UTC. Records
-print their secrets (passwords, tokens, codes, mail bodies) as `[redacted]`. `monban.aio.Auth`
-offers the same calls as coroutines for asyncio.
+`monban.Locked`, ...) carrying its stable `code`. Enums are string enums holding the HTTP API's
+strings (`monban.Role.GENERAL == "general"`). Times are aware `datetime`s in UTC. Records compare
+by value and have `to_dict()`; they print their secrets (passwords, tokens, codes, mail bodies)
+as `[redacted]`, in `to_dict()` too. `monban.aio.Auth` offers the same calls as coroutines for
+asyncio.
 """
 
 from __future__ import annotations
 
-import enum as _enum
+import ctypes as _ctypes
 import datetime as _datetime
+import threading as _threading
 from types import TracebackType
 from typing import Any, Dict, FrozenSet, List, Optional, Type
 
@@ -100,7 +103,6 @@ from ._ffi.monban import (
     SessionInfo as SessionInfo,
     SessionScope as SessionScope,
     SweepReport as SweepReport,
-    Totp as Totp,
     TotpEnrolment as TotpEnrolment,
     TotpSecret as TotpSecret,
     UserEdit as UserEdit,
@@ -149,25 +151,11 @@ def _lift_typed(buf: Any) -> MonbanError:
 
 _converter.lift = staticmethod(_lift_typed)
 
-# ---- enums: also accept the HTTP API's strings -------------------------------------------------
+# ---- enums and records ----------------------------------------------------------------------
 #
-# `monban.Role("general")` is `Role.GENERAL`, like the JSON of the HTTP API; `wire(Role.GENERAL)`
-# is "general".
-_ENUMS: List[Any] = [
-    AccountKind, ChangeReason, CharClass, Factor, Lang, LoginMethod, MailKind, Permission, Role,
-    SessionScope,
-]
-
-
-def _from_wire(cls: Any, value: object) -> Any:
-    if isinstance(value, str):
-        return cls.__members__.get(value.upper())
-    return None
-
-
-for _cls in _ENUMS:
-    _cls._missing_ = classmethod(_from_wire)
-
+# The enums are `enum.StrEnum`s whose values are the HTTP API's strings (`Role.GENERAL.value ==
+# "general"`, `Role("general") is Role.GENERAL`), and every record has `to_dict()`: monban's
+# uniffi-bindgen (bindings/bindgen) writes them so into the generated module.
 
 # The variants of the enums with data print their data: `PasswordProblem.TOO_SHORT(min=8)`,
 # `LoginStep.SESSION(session=Session { token: [redacted], ... })` (the generated `__str__`).
@@ -177,52 +165,89 @@ for _cls in (PasswordProblem, LoginStep):
             _variant.__repr__ = _variant.__str__  # type: ignore[method-assign]
 
 
-def wire(value: _enum.Enum) -> str:
-    """An enum member's string in the HTTP API: `wire(monban.Role.GENERAL) == "general"`."""
-    return value.name.lower()
-
-
-# The fields that hold a secret, per record: the same ones `repr()` shows as "[redacted]" (the
-# Rust side's `redacted_debug!` list; a test holds the two together).
 SECRET_FIELDS: Dict[str, FrozenSet[str]] = {
-    "MailMessage": frozenset({"body"}),
-    "LoginRequest": frozenset({"password", "access_key"}),
-    "Session": frozenset({"token"}),
-    "TotpEnrolment": frozenset({"secret_base32", "uri"}),
-    "Challenge": frozenset({"token"}),
-    "NewTenant": frozenset({"access_key"}),
-    "Created": frozenset({"temporary_password"}),
-    "ResetRequest": frozenset({"access_key"}),
-    "TotpSecret": frozenset({"secret_base32", "uri"}),
+    record: frozenset(fields) for record, fields in _ffi.secret_fields().items()
 }
-"""The secret fields of each record type, by class name."""
+"""The fields that hold a secret, by record name (`"Session"`: `{"token"}`): the ones `repr()`,
+`str()` and `to_dict()` show as "[redacted]". The Rust library gives the list."""
 
 
 def to_dict(record: Any, *, secrets: bool = False) -> Dict[str, Any]:
-    """A record's fields as a dict, e.g. for JSON: nested records as dicts, enums as their HTTP
-    API strings, times as `datetime`s. Secrets (a session's token, a mail's body, ...) read
-    "[redacted]", as in `repr()`, unless `secrets=True`."""
-    out = _plain(record, secrets)
-    if not isinstance(out, dict):
+    """`record.to_dict(secrets=secrets)`: a record's fields as a dict, e.g. for JSON (nested
+    records as dicts, enums as their HTTP API strings, times as `datetime`s; secrets read
+    "[redacted]" unless `secrets=True`)."""
+    if not isinstance(record, _ffi._MonbanRecord):
         raise TypeError(f"not a monban record: {type(record).__name__}")
-    return out
+    return record.to_dict(secrets=secrets)
 
 
-def _plain(value: Any, secrets: bool) -> Any:
-    if isinstance(value, _enum.Enum):
-        return wire(value)
-    if value is None or isinstance(value, (str, int, float, bool, bytes, _datetime.datetime)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, secrets) for v in value]
-    if hasattr(value, "__dict__"):
-        hidden = frozenset() if secrets else SECRET_FIELDS.get(type(value).__name__, frozenset())
-        return {
-            k: ("[redacted]" if v is not None and k in hidden else _plain(v, secrets))
-            for k, v in vars(value).items()
-            if not k.startswith("_")
-        }
-    return value
+# ---- TOTP in a hot path -------------------------------------------------------------------------
+
+# `Totp.verify` makes one call into the library with plain integers: the symbol of
+# `totp_check(totp_id, code, now)` itself, with a call status kept per thread (a call through the
+# generated wrapper also clones the object's handle, a second call, and builds a new status).
+_totp_check = _ffi._UniffiLib.uniffi_monban_fn_func_totp_check
+_call_status = _threading.local()
+_U32 = 0xFFFF_FFFF
+_I64 = 2**63
+
+
+def _status() -> Any:
+    try:
+        return _call_status.ref
+    except AttributeError:
+        status = _ffi._UniffiRustCallStatus.default()
+        _call_status.status = status
+        _call_status.ref = _ctypes.byref(status)
+        return _call_status.ref
+
+
+class Totp:
+    """An authenticator secret decoded once, for checking codes in a hot path.
+
+    `Totp(policy, secret_base32, last_step=None)` takes the secret as `totp_enrol` gives it and
+    the policy's digits, step and window; `verify(code, now)` takes the code as a number and the
+    time in Unix seconds. It remembers the step it accepted, so a code works once: store
+    `last_step()` with the user and pass it back when you make the object again.
+    """
+
+    __slots__ = ("_inner", "_id")
+
+    def __init__(
+        self, policy: Policy, secret_base32: str, last_step: Optional[int] = None
+    ) -> None:
+        self._inner = _ffi.Totp(policy, secret_base32, last_step)
+        self._id: int = self._inner.id()
+
+    def verify(self, code: int, now: int) -> bool:
+        """Whether `code` (the digits as a number: 012345 is 12345) is right at `now` (Unix
+        seconds) within the policy's window and newer than the last step accepted. An accepted
+        code's step is remembered: the same code is refused the next time."""
+        if type(code) is not int or type(now) is not int:
+            raise TypeError("code and now are ints")
+        if not -_I64 <= now < _I64:
+            raise ValueError(f"now out of range: {now}")
+        if not 0 <= code <= _U32:
+            return False  # no code has that many digits
+        ok = _totp_check(self._id, code, now, _status())
+        if _call_status.status.code:  # a panic in Rust: raise it as the generated code does
+            try:
+                _ffi._uniffi_check_call_status(None, _call_status.status)
+            finally:
+                _call_status.status.code = 0
+        return bool(ok)
+
+    def last_step(self) -> Optional[int]:
+        """The step accepted last (store it with the user), if any."""
+        return self._inner.last_step()
+
+    def code_at(self, now: int) -> Optional[int]:
+        """The code an authenticator app shows at `now` (Unix seconds), as a number; none
+        before 1970."""
+        return self._inner.code_at(now)
+
+    def __repr__(self) -> str:
+        return f"<monban.Totp last_step={self.last_step()!r}>"
 
 
 # ---- Auth ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Type
 from ._ffi import monban as _ffi
 
 
-class Code(str, enum.Enum):
+class Code(enum.StrEnum):
     """The stable error codes (the same strings as the HTTP API's `code`)."""
     INVALID_INPUT = "invalid_input"
     """The input is missing, too long or malformed; `field` names it."""
@@ -85,9 +85,6 @@ class Code(str, enum.Enum):
     """A mail could not be handed to the mailer."""
     INVALID_REQUEST = "invalid_request"
     """The request could not be read (a bad cursor, for example)."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class MonbanError(Exception):

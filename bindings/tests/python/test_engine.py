@@ -127,9 +127,44 @@ def test_totp_object_checks_codes_in_one_call_and_once():
         assert fresh.code_at(now) == int(code)
         assert fresh.verify(int(code), now)
     assert not monban.Totp(NIST, secret).verify(1_000_000, 59)
+    # A number past 32 bits is no code (never cut to its low bits: 2**32 + 287082 is wrong).
+    assert not monban.Totp(NIST, secret).verify(2**32 + 287082, 59)
+    assert not monban.Totp(NIST, secret).verify(-1, 59)
+    with pytest.raises(TypeError):
+        monban.Totp(NIST, secret).verify("287082", 59)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        monban.Totp(NIST, secret).verify(287082, 2**63)
     with pytest.raises(monban.MonbanError):
         monban.Totp(NIST, "not base32!")
     assert secret not in repr(totp)
+
+
+def test_totp_fast_path_answers_as_the_generated_method():
+    """`monban.Totp.verify` (one call to `totp_check` by the object's id) against the generated
+    `Totp.verify` method on a twin object: the same answer for right, wrong, replayed and
+    neighbouring codes, from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from monban._ffi import monban as ffi
+
+    secret = monban.totp_enrol(NIST, "x").secret_base32
+
+    def run(offset: int) -> list:
+        fast, slow = monban.Totp(NIST, secret), ffi.Totp(NIST, secret, None)
+        answers = []
+        for i in range(300):
+            now = 1_800_000_000 + offset * 100_000 + 7 * i
+            right = fast.code_at(now)
+            for code in (right, right, (right + 1) % 1_000_000, fast.code_at(now + 30),
+                         fast.code_at(now - 30)):
+                answers.append((fast.verify(code, now), slow.verify(code, now)))
+            assert fast.last_step() == slow.last_step()
+        return answers
+
+    with ThreadPoolExecutor(4) as pool:
+        for answers in pool.map(run, range(8)):
+            assert all(a == b for a, b in answers)
+            assert any(a for a, _ in answers) and not all(a for a, _ in answers)
 
 
 def test_totp_codes_match_pyotp():

@@ -2,8 +2,10 @@
 records as dicts, `Auth` as a context manager, docstrings in plain words, and asyncio."""
 
 import asyncio
-import gc
 import datetime
+import enum
+import gc
+import inspect
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import pytest
 
 import monban
 import monban.aio
+from monban._ffi import monban as _ffi
 from conftest import Inbox, open_auth
 
 TENANT = "999999999"
@@ -114,13 +117,88 @@ def test_fields_problems_and_retryable(tmp_path, inbox):
 # ---- enums, times, records --------------------------------------------------------------------
 
 
-def test_enums_take_the_http_api_strings():
+def string_enums():
+    """Every enum class the package exposes, by name."""
+    return {
+        name: obj for name, obj in vars(monban).items()
+        if isinstance(obj, type) and issubclass(obj, enum.Enum)
+    }
+
+
+def test_every_enum_is_a_string_enum_with_the_rust_strings():
+    """Each enum's values are the HTTP API's strings as the Rust library gives them (the core's
+    serde names), member for member, in order; `Code` holds the library's error codes."""
+    enums = string_enums()
+    wire = _ffi.wire_names()
+    assert set(enums) == set(wire) | {"Code"}
+    for name, cls in enums.items():
+        assert issubclass(cls, enum.StrEnum), name
+    for name, strings in wire.items():
+        assert [m.value for m in enums[name]] == strings, name
+    assert sorted(m.value for m in monban.Code) == sorted(_ffi.error_codes())
+
+
+def test_enums_take_and_give_the_http_api_strings():
+    assert monban.Role.GENERAL.value == "general" and monban.Role.GENERAL == "general"
     assert monban.Role("general") is monban.Role.GENERAL
     assert monban.LoginMethod("mail_otp") is monban.LoginMethod.MAIL_OTP
     assert monban.Permission("reset_user_password") is monban.Permission.RESET_USER_PASSWORD
-    assert monban.wire(monban.SessionScope.CHANGE_PASSWORD) == "change_password"
-    with pytest.raises(ValueError):
-        monban.Role("root")
+    assert str(monban.SessionScope.CHANGE_PASSWORD) == "change_password"
+    assert f"{monban.Lang.JA}" == "ja"
+    assert json.dumps({"role": monban.Role.ADMIN}) == '{"role": "admin"}'
+    for bad in ("root", "GENERAL", "General"):
+        with pytest.raises(ValueError):
+            monban.Role(bad)
+
+
+def test_every_enum_member_round_trips_through_the_library():
+    """Each member goes to Rust and back as itself (the generated converters), and Rust reads it
+    as the variant of the same name: a record holding it prints (Rust's `Debug`) that variant."""
+    for name in _ffi.wire_names():
+        cls = getattr(monban, name)
+        converter = getattr(_ffi, f"_UniffiFfiConverterType{name}")
+        for member in cls:
+            assert converter.lift(converter.lower(member)) is member, member
+            assert converter.lift(converter.lower(member.value)) is member, member  # a plain str
+
+    def rust_name(member):  # MAIL_OTP -> MailOtp, as Rust's Debug writes the variant
+        return "".join(w.capitalize() for w in member.name.split("_"))
+
+    user = monban.UserRef(tenant="t", user_id="u")
+    claims = dict(tenant="t", user_id="u", session_id="s", role=monban.Role.ADMIN,
+                  credential_version=1, scope=monban.SessionScope.FULL,
+                  issued_at=datetime.datetime.now(datetime.timezone.utc),
+                  expires_at=datetime.datetime.now(datetime.timezone.utc))
+    holders = {
+        monban.Role: lambda m: monban.OwnerInfo(user=user, role=m, contract_number="1",
+                                                name="n"),
+        monban.LoginMethod: lambda m: monban.SelfEdit(login_method=m),
+        monban.AccountKind: lambda m: monban.ProfileInput(name="n", kind=m),
+        monban.Lang: lambda m: monban.ProfileInput(name="n", lang=m),
+        monban.MailKind: lambda m: monban.MailMessage(to="a@b.c", kind=m, lang=monban.Lang.EN,
+                                                      subject="s", body="b"),
+        monban.ChangeReason: lambda m: monban.Session(
+            token="t", claims=monban.SessionClaims(**claims), must_change_password=m),
+        monban.SessionScope: lambda m: monban.SessionClaims(**{**claims, "scope": m}),
+        monban.Factor: lambda m: monban.SessionInfo(
+            id="s", current=True, factors=[m], scope=monban.SessionScope.FULL,
+            started_at=claims["issued_at"], last_used_at=claims["issued_at"],
+            ends_at=claims["issued_at"]),
+    }
+    for cls, holder in holders.items():
+        for member in cls:
+            shown = repr(holder(member))
+            assert re.search(rf"\b{rust_name(member)}\b", shown), (member, shown)
+            assert repr(holder(member.value)) == shown  # the HTTP string works as well
+    # The other two: every CharClass comes back from Rust in check_password's problems, and
+    # `can` takes every Permission (an admin may list users, a general user may not).
+    doc = json.loads(monban.Policy.preset("nist").to_json())
+    doc["password"]["required_classes"] = [c.value for c in monban.CharClass]
+    policy = monban.Policy.from_json(json.dumps(doc))
+    missing = {p._class for p in monban.check_password(policy, "\u00e9\u00e9\u00e9\u00e9")
+               if isinstance(p, monban.PasswordProblem.MISSING_CLASS)}
+    assert missing == set(monban.CharClass)
+    assert all(type(c) is monban.CharClass for c in missing)
 
 
 def test_times_are_aware_datetimes_and_records_become_dicts(tmp_path, inbox):
@@ -145,20 +223,62 @@ def test_times_are_aware_datetimes_and_records_become_dicts(tmp_path, inbox):
         assert code not in repr(step) and session.token not in repr(step) + repr(session)
 
         user = auth.whoami(session.token)
-        d = monban.to_dict(user)
+        d = user.to_dict()
         assert d["role"] == "admin" and d["login_method"] == "mail_otp"
+        assert type(d["role"]) is str and json.loads(json.dumps(d, default=str))["role"] == "admin"
+        assert monban.to_dict(user) == d  # the module function is the same
         assert d["user_id"] == TENANT and isinstance(d["created_at"], datetime.datetime)
         assert user == auth.whoami(session.token)  # records compare by value
-        s = monban.to_dict(session)
+        s = session.to_dict()
         assert s["claims"]["scope"] == "change_password"
+        assert s["must_change_password"] == "temporary"
         assert s["token"] == "[redacted]" and session.token not in str(s)
-        assert monban.to_dict(session, secrets=True)["token"] == session.token
-        c = monban.to_dict(step)["challenge"]
+        assert session.to_dict(secrets=True)["token"] == session.token
+        d = step.to_dict()
+        assert d["kind"] == "second_factor"
+        c = d["challenge"]
         assert c["token"] == "[redacted]" and c["method"] == "mail_otp"
+        assert challenge.token not in repr(d) + str(step) + repr(step)
 
 
-def test_to_dict_hides_what_repr_hides():
-    """Every record with secret fields: to_dict redacts exactly the fields repr() redacts."""
+def records():
+    """Every record class the package exposes, by name."""
+    return {
+        name: obj for name, obj in vars(monban).items()
+        if isinstance(obj, type) and issubclass(obj, _ffi._MonbanRecord)
+    }
+
+
+def test_every_record_has_to_dict_repr_and_eq():
+    found = records()
+    assert {"UserView", "Session", "DeliveryReport", "OutboxEntryView"} <= set(found)
+    for name, cls in found.items():
+        assert "to_dict" in dir(cls) and cls.__repr__ is not object.__repr__, name
+        assert "__repr__" in vars(cls), f"{name}: repr() is Rust's Debug"
+    a = monban.UserRef(tenant="t", user_id="u")
+    assert a == monban.UserRef(tenant="t", user_id="u") and a != monban.UserRef(tenant="t", user_id="v")
+    assert a != "not a record" and a != monban.ClientCert()  # another type: unequal, no error
+    report = monban.DeliveryReport(sent=1, resolved=0, retried=2, failed=0)
+    assert repr(report) == "DeliveryReport { sent: 1, resolved: 0, retried: 2, failed: 0 }"
+    assert report.to_dict() == {"sent": 1, "resolved": 0, "retried": 2, "failed": 0}
+    problem = monban.PasswordProblem.TOO_SHORT(min=8)
+    assert problem.to_dict() == {"kind": "too_short", "min": 8}
+    assert monban.PasswordProblem.MISSING_CLASS(monban.CharClass.DIGIT).to_dict() == {
+        "kind": "missing_class", "class": "digit"}
+
+
+# Field names that hold a secret when they hold a string (a tenant `code` is no secret).
+SECRETISH = re.compile(r"password|token|secret|access_key|^body$|^uri$")
+
+
+def test_every_secret_field_is_redacted_in_repr_str_and_to_dict():
+    """The Rust library names the secret fields; every string field that looks like a secret is
+    among them, and a secret shows in no repr(), str() or to_dict() (but with secrets=True)."""
+    for name, cls in records().items():
+        for param in inspect.signature(cls.__init__).parameters.values():
+            if SECRETISH.search(param.name) and "str" in str(param.annotation):
+                assert param.name in monban.SECRET_FIELDS.get(name, ()), f"{name}.{param.name}"
+    profile = monban.ProfileInput(name="n")
     samples = {
         "MailMessage": monban.MailMessage(to="a@b.c", kind=monban.MailKind.OTP,
                                           lang=monban.Lang.EN, subject="s", body="SECRET"),
@@ -169,16 +289,32 @@ def test_to_dict_hides_what_repr_hides():
         "ResetRequest": monban.ResetRequest(user_id="u", access_key="SECRET"),
         "Created": monban.Created(user=monban.UserRef(tenant="t", user_id="u"),
                                   temporary_password="SECRET"),
-        "NewTenant": monban.NewTenant(code="c", name="n", access_key="SECRET",
-                                      admin=monban.ProfileInput(name="n")),
+        "NewTenant": monban.NewTenant(code="c", name="n", access_key="SECRET", admin=profile),
+        "Session": monban.Session(
+            token="SECRET", must_change_password=None,
+            claims=monban.SessionClaims(
+                tenant="t", user_id="u", session_id="s", role=monban.Role.ADMIN,
+                credential_version=1, scope=monban.SessionScope.FULL,
+                issued_at=datetime.datetime.now(datetime.timezone.utc),
+                expires_at=datetime.datetime.now(datetime.timezone.utc))),
+        "Challenge": monban.Challenge(
+            token="SECRET", method=monban.LoginMethod.TOTP,
+            expires_at=datetime.datetime.now(datetime.timezone.utc),
+            enrolment=monban.TotpEnrolment(secret_base32="SECRET", uri="SECRET")),
     }
-    assert set(samples) <= set(monban.SECRET_FIELDS)
-    for name, record in samples.items():
-        assert "SECRET" not in repr(record), name
-        d = monban.to_dict(record)
-        assert {k for k, v in d.items() if v == "[redacted]"} == monban.SECRET_FIELDS[name], name
-        assert "SECRET" not in str(d), name
-        assert "SECRET" in str(monban.to_dict(record, secrets=True)), name
+    assert set(samples) == set(monban.SECRET_FIELDS)
+    wrapped = [monban.LoginStep.SESSION(samples["Session"]),
+               monban.LoginStep.SECOND_FACTOR(samples["Challenge"])]
+    for name, record in [*samples.items(), *((type(w).__qualname__, w) for w in wrapped)]:
+        for shown in (repr(record), str(record), repr(record.to_dict()), str(monban.to_dict(record))):
+            assert "SECRET" not in shown, (name, shown)
+            assert "[redacted]" in shown, (name, shown)
+        if name in monban.SECRET_FIELDS:
+            d = record.to_dict()
+            assert {k for k, v in d.items() if v == "[redacted]"} == monban.SECRET_FIELDS[name]
+        assert "SECRET" in str(record.to_dict(secrets=True)), name
+    absent = monban.LoginRequest(identifier="u").to_dict()
+    assert absent["password"] is None  # an absent secret stays None
     with pytest.raises(TypeError):
         monban.to_dict("not a record")
 
