@@ -10,7 +10,7 @@ pub mod state;
 
 pub use api::{ApiDoc, BODY_LIMIT, router};
 pub use http_error::{ApiError, ERROR_CODES, ErrorBody};
-pub use state::AppState;
+pub use state::{AppState, parse_cors_origin};
 
 /// The Rust examples of the rules guide (`docs/` in the repository), run as doc tests.
 #[cfg(doctest)]

@@ -127,9 +127,9 @@ impl<S, M> AppState<S, M> {
     /// UI-3: the pages' templates, texts, stylesheet and cookie mode (default: the embedded
     /// theme with `__Host-` cookies).
     #[must_use]
-    pub fn theme(self, theme: crate::pages::Theme) -> Self {
+    pub fn theme(self, theme: impl Into<Arc<crate::pages::Theme>>) -> Self {
         let mut inner = Inner::clone(&self.inner);
-        inner.theme = Arc::new(theme);
+        inner.theme = theme.into();
         Self {
             inner: Arc::new(inner),
         }
@@ -189,5 +189,48 @@ impl<S, M> AppState<S, M> {
         self.inner
             .support
             .map(|d| Digest::of(presented.trim().as_bytes()) == d)
+    }
+}
+
+/// A CORS origin ([`AppState::cors_origins`]) as browsers send it: `http(s)://host[:port]`, without path, query or a trailing
+/// slash, and never `*` (a wildcard would let every site call the API from its users' browsers).
+pub fn parse_cors_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s:?}: an origin starts with https:// or http://"))?;
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '*', ' ', '@'])
+        || rest.chars().any(|c| c.is_control())
+    {
+        return Err(format!(
+            "{s:?}: an origin is scheme://host[:port], nothing after it"
+        ));
+    }
+    axum::http::HeaderValue::from_str(s).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_only() {
+        for ok in ["https://app.example.com", "http://localhost:5173"] {
+            assert_eq!(parse_cors_origin(ok).unwrap(), ok);
+        }
+        for bad in [
+            "*",
+            "app.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://*.example.com",
+            "https://",
+            "ftp://app.example.com",
+        ] {
+            assert!(parse_cors_origin(bad).is_err(), "{bad}");
+        }
     }
 }

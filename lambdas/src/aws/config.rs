@@ -14,6 +14,8 @@
 //! | `MONBAN_PREVIOUS_SIGNING_KEY_FILE` | or a file holding it (optional) |
 //! | `MONBAN_SUPPORT_TOKEN_PARAMETER` | SSM parameter holding the support API token (optional) |
 //! | `MONBAN_SUPPORT_TOKEN_FILE` | or a file holding it (optional; without either, `/support/*` answers 403) |
+//! | `MONBAN_CORS_ORIGIN` | browser apps' origins allowed to call the JSON API, comma-separated, each `https://host[:port]` (optional; without it no CORS headers, so browsers keep other origins out; never `*`) |
+//! | `MONBAN_THEME` | a folder overriding the pages' look and words: `templates/*.html`, `style.css`, `texts.ja.json` / `texts.en.json`, e.g. `/opt/theme` from a Lambda layer (optional; read at the cold start, a file that does not parse stops it) |
 //! | `MONBAN_DYNAMODB_ENDPOINT`, `MONBAN_SES_ENDPOINT`, `MONBAN_SSM_ENDPOINT` | endpoint overrides for local stand-ins (optional) |
 //!
 //! An empty value counts as unset (templates often pass `""` for "none"). A missing or bad value
@@ -22,7 +24,9 @@
 use monban_core::token::SessionKey;
 use monban_core::{Policy, Secret};
 use monban_server::cli::files::{self, KEY_BYTES, MIN_TOKEN_CHARS, SecretKind};
+use monban_server::pages::Theme;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The table name.
 pub const TABLE: &str = "MONBAN_TABLE";
@@ -54,6 +58,10 @@ pub const DYNAMODB_ENDPOINT: &str = "MONBAN_DYNAMODB_ENDPOINT";
 pub const SES_ENDPOINT: &str = "MONBAN_SES_ENDPOINT";
 /// SSM endpoint override.
 pub const SSM_ENDPOINT: &str = "MONBAN_SSM_ENDPOINT";
+/// Browser apps' origins allowed to call the JSON API (CORS), comma-separated.
+pub const CORS_ORIGIN: &str = "MONBAN_CORS_ORIGIN";
+/// A folder overriding the pages' templates, texts and stylesheet.
+pub const THEME: &str = "MONBAN_THEME";
 
 /// A configuration problem: the variable it concerns and what is wrong (never a secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +139,10 @@ pub struct LambdaConfig {
     pub ses_endpoint: Option<String>,
     /// SSM endpoint override.
     pub ssm_endpoint: Option<String>,
+    /// The origins allowed to call the JSON API from a browser (CORS; empty: none).
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+    /// The pages' theme: the built-in one, or the folder `MONBAN_THEME` names, read now.
+    pub theme: Arc<Theme>,
 }
 
 /// Checks an endpoint or public URL: http(s), a host, no white space or control characters.
@@ -312,6 +324,24 @@ impl LambdaConfig {
             SecretKind::SupportToken,
         )?;
 
+        let cors_origins = get(CORS_ORIGIN)
+            .map(|v| {
+                v.split(',')
+                    .filter(|o| !o.trim().is_empty())
+                    .map(|o| {
+                        monban_server::parse_cors_origin(o)
+                            .map_err(|e| ConfigError::new(CORS_ORIGIN, e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let theme = match get(THEME) {
+            Some(dir) => Theme::from_dir(std::path::Path::new(&dir))
+                .map_err(|e| ConfigError::new(THEME, e))?,
+            None => Theme::default(),
+        };
+
         let endpoint = |name: &'static str| get(name).map(|v| http_url(name, &v)).transpose();
         Ok(Self {
             table,
@@ -324,6 +354,8 @@ impl LambdaConfig {
             dynamodb_endpoint: endpoint(DYNAMODB_ENDPOINT)?,
             ses_endpoint: endpoint(SES_ENDPOINT)?,
             ssm_endpoint: endpoint(SSM_ENDPOINT)?,
+            cors_origins,
+            theme: Arc::new(theme),
         })
     }
 
@@ -638,6 +670,71 @@ mod tests {
             .load()
             .unwrap();
         assert_eq!(c.policy.mail.reset_base_url, "http://127.0.0.1:3000/reset/");
+    }
+
+    /// The browser-app origins and the pages' theme reach the router the function serves,
+    /// as `--cors-origin` and `--theme` do for `monban serve`; bad values stop the start.
+    #[tokio::test]
+    async fn cors_origins_and_the_theme_reach_the_functions_router() {
+        use axum::body::Body;
+        use axum::http::Request;
+        use tower::ServiceExt;
+        const APP: &str = "https://app.example.com";
+        let env = Env::new();
+        let theme = env.dir.path().join("theme");
+        std::fs::create_dir(&theme).unwrap();
+        std::fs::write(theme.join("style.css"), "body { color: #123456 }").unwrap();
+        let env = env
+            .set(CORS_ORIGIN, &format!(" {APP}, http://localhost:5173 ,"))
+            .set(THEME, &theme.display().to_string())
+            // No call is made: the clients are built without a network call.
+            .set(DYNAMODB_ENDPOINT, "http://127.0.0.1:9")
+            .set(SES_ENDPOINT, "http://127.0.0.1:9");
+        let c = env.load().unwrap();
+        assert_eq!(c.cors_origins, [APP, "http://localhost:5173"]);
+        let app = crate::aws::lambda::app(crate::aws::lambda::state(&c).await.unwrap());
+
+        let preflight = |origin: &str| {
+            Request::options("/login")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let a = app.clone().oneshot(preflight(APP)).await.unwrap();
+        assert!(a.status().is_success(), "{}", a.status());
+        assert_eq!(a.headers()["access-control-allow-origin"], APP);
+        let a = app
+            .clone()
+            .oneshot(preflight("https://evil.example"))
+            .await
+            .unwrap();
+        assert!(a.headers().get("access-control-allow-origin").is_none());
+
+        let css = app
+            .oneshot(Request::get("/ui/style.css").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert!(css.status().is_success(), "{}", css.status());
+        let body = axum::body::to_bytes(css.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"body { color: #123456 }");
+
+        for bad in ["*", "https://app.example.com/", "app.example.com"] {
+            let e = Env::new().set(CORS_ORIGIN, bad).load().unwrap_err();
+            assert_eq!(e.var, CORS_ORIGIN, "{bad}");
+        }
+        let e = Env::new()
+            .set(THEME, "/nonexistent/monban-theme")
+            .load()
+            .unwrap_err();
+        assert_eq!(e.var, THEME);
+        std::fs::create_dir_all(theme.join("templates")).unwrap();
+        std::fs::write(theme.join("templates").join("nope.html"), "x").unwrap();
+        let e = env.load().unwrap_err();
+        assert_eq!(e.var, THEME);
+        assert!(e.message.contains("no such template"), "{}", e.message);
     }
 
     #[test]

@@ -262,7 +262,9 @@ pub async fn worker_service() -> LambdaService {
 /// The router's state `config` describes.
 pub async fn state(config: &LambdaConfig) -> Result<LambdaState, Error> {
     let (service, support) = service(config).await?;
-    Ok(AppState::new(service, support))
+    Ok(AppState::new(service, support)
+        .theme(std::sync::Arc::clone(&config.theme))
+        .cors_origins(config.cors_origins.clone()))
 }
 
 // ---- the sweep (LC-1) ------------------------------------------------------------------------
